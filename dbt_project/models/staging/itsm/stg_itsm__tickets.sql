@@ -1,0 +1,53 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'itsm_tickets') }}
+
+),
+
+-- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by sys_id
+            order by sys_updated_on desc, _extract_date desc, _source_line desc
+        ) as version_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        sys_id as ticket_id,
+        number as ticket_number,
+        lower(sys_class_name) as ticket_table,
+        case lower(sys_class_name)
+            when 'incident' then 'incident'
+            when 'sc_req_item' then 'request'
+        end as ticket_type,
+        opened_at,
+        resolved_at,
+        closed_at,
+        sys_updated_on as updated_at,
+        state,
+        cast(priority as integer) as priority,
+        contact_type,
+        business_service,
+        assignment_group,
+        {{ pseudonymize('caller_id') }} as caller_key,
+        location,
+        category,
+        cast(reassignment_count as integer) as reassignment_count,
+        cast(reopen_count as integer) as reopen_count,
+        made_sla,
+        _extract_date as extract_date
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from renamed

@@ -1,0 +1,211 @@
+"""Row contracts for landing sources, checked inside DuckDB.
+
+A contract lists the fields of a source with their type and rules. Validation runs as one SQL
+statement over a staged table whose columns are all text, so a partition of millions of rows is
+checked without a Python loop. Each rule that fails contributes a reason; a row with no reason is
+loaded, a row with one or more reasons is quarantined with all of them joined by "; ".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+FieldType = Literal["varchar", "integer", "double", "timestamp", "date", "boolean"]
+
+_SQL_TYPES: dict[str, str] = {
+    "varchar": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a landing contract."""
+
+    name: str
+    type: FieldType = "varchar"
+    required: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+    allowed: tuple[str, ...] | None = None
+    # Timestamps may not lie more than a day after the end of the extract day: a clock that far
+    # ahead is a broken export, not an early event.
+    not_future: bool = False
+
+    @property
+    def sql_type(self) -> str:
+        return _SQL_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule over several fields; `violation_sql` is true when the row breaks it."""
+
+    violation_sql: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The contract of one landing source and the raw table it loads into."""
+
+    source: str
+    table: str
+    fields: tuple[Field, ...]
+    unique_key: tuple[str, ...]
+    row_rules: tuple[RowRule, ...] = field(default=())
+
+    @property
+    def quarantine_table(self) -> str:
+        return f"quarantine_{self.source}"
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+def _text(name: str) -> str:
+    """The staged text value with blanks read as missing."""
+    return f"nullif(trim({_quote(name)}), '')"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def typed_value_sql(f: Field) -> str:
+    """SQL that converts the staged text of `f` to its type, NULL when it does not parse."""
+    text = _text(f.name)
+    if f.type == "timestamp":
+        # Values with an offset are converted to UTC; values without one are UTC already
+        # (the connection's time zone is UTC, see warehouse.connect).
+        return f"(try_cast({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+    if f.type == "boolean":
+        return (
+            f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false "
+            f"WHEN '1' THEN true WHEN '0' THEN false WHEN 'yes' THEN true WHEN 'no' THEN false "
+            f"ELSE NULL END"
+        )
+    if f.type == "varchar":
+        return text
+    return f"try_cast({text} AS {f.sql_type})"
+
+
+def _field_reasons(f: Field) -> list[str]:
+    """SQL expressions, one per rule of `f`, each yielding a reason string or NULL."""
+    text = _text(f.name)
+    typed = typed_value_sql(f)
+    name = f.name
+    reasons: list[str] = []
+    if f.required:
+        reasons.append(f"CASE WHEN {text} IS NULL THEN {_literal(f'{name} is missing')} END")
+    if f.type != "varchar":
+        reasons.append(
+            f"CASE WHEN {text} IS NOT NULL AND {typed} IS NULL "
+            f"THEN {_literal(f'{name} is not a valid {f.type}: ')} || {text} END"
+        )
+    if f.min_value is not None:
+        reasons.append(
+            f"CASE WHEN {typed} < {f.min_value} "
+            f"THEN {_literal(f'{name} below {f.min_value:g}: ')} || {text} END"
+        )
+    if f.max_value is not None:
+        reasons.append(
+            f"CASE WHEN {typed} > {f.max_value} "
+            f"THEN {_literal(f'{name} above {f.max_value:g}: ')} || {text} END"
+        )
+    if f.allowed is not None:
+        allowed_sql = ", ".join(_literal(v) for v in f.allowed)
+        reasons.append(
+            f"CASE WHEN {text} IS NOT NULL AND lower({text}) NOT IN ({allowed_sql}) "
+            f"THEN {_literal(f'{name} has unknown value: ')} || {text} END"
+        )
+    if f.not_future:
+        reasons.append(
+            f"CASE WHEN {typed} > CAST($extract_date AS DATE) + INTERVAL 2 DAY "
+            f"THEN {_literal(f'{name} is more than a day in the future: ')} || {text} END"
+        )
+    return reasons
+
+
+def validation_select_sql(contract: Contract, staged_table: str) -> str:
+    """A SELECT over `staged_table` adding `_reason` ('' when the row meets the contract).
+
+    The statement takes one parameter, `$extract_date`. Duplicate keys within the staged rows keep
+    the first occurrence (by line) and quarantine the rest, so a rerun cannot double a row either.
+    """
+    reason_exprs: list[str] = []
+    for f in contract.fields:
+        reason_exprs.extend(_field_reasons(f))
+    reason_exprs.extend(
+        f"CASE WHEN {rule.violation_sql} THEN {_literal(rule.reason)} END"
+        for rule in contract.row_rules
+    )
+    key_sql = ", ".join(_text(k) for k in contract.unique_key)
+    key_label = ", ".join(contract.unique_key)
+    reason_exprs.append(
+        f"CASE WHEN row_number() OVER (PARTITION BY {key_sql} ORDER BY _source_file, _source_line)"
+        f" > 1 THEN {_literal(f'duplicate {key_label} in this extract')} END"
+    )
+    reasons = ",\n        ".join(reason_exprs)
+    return (
+        f"SELECT *, CAST($extract_date AS DATE) AS _extract_date, concat_ws('; ',\n        "
+        f"{reasons}\n    ) AS _reason\nFROM {staged_table}"
+    )
+
+
+def raw_table_ddl(contract: Contract, schema: str) -> str:
+    """CREATE TABLE for the typed raw table of a contract, with lineage columns."""
+    cols = ",\n    ".join(f"{_quote(f.name)} {f.sql_type}" for f in contract.fields)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {schema}.{contract.table} (\n    {cols},\n"
+        "    _extract_date DATE NOT NULL,\n    _source_file VARCHAR NOT NULL,\n"
+        "    _source_line BIGINT NOT NULL,\n    _loaded_at TIMESTAMP NOT NULL\n)"
+    )
+
+
+def quarantine_table_ddl(contract: Contract, schema: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {schema}.{contract.quarantine_table} (\n"
+        "    _extract_date DATE NOT NULL,\n    source_file VARCHAR NOT NULL,\n"
+        "    source_line BIGINT NOT NULL,\n    raw_record VARCHAR,\n    reason VARCHAR NOT NULL,\n"
+        "    _loaded_at TIMESTAMP NOT NULL\n)"
+    )
+
+
+def typed_insert_sql(contract: Contract, schema: str, checked_table: str) -> str:
+    """INSERT of the rows without a reason, converted to their types."""
+    names = contract.field_names()
+    cols = ", ".join(_quote(n) for n in names)
+    values = ", ".join(typed_value_sql(f) for f in contract.fields)
+    return (
+        f"INSERT INTO {schema}.{contract.table} ({cols}, _extract_date, _source_file, "
+        f"_source_line, _loaded_at)\nSELECT {values}, CAST($extract_date AS DATE), _source_file, "
+        f"_source_line, CAST($loaded_at AS TIMESTAMP)\nFROM {checked_table} WHERE _reason = ''"
+    )
+
+
+def quarantine_insert_sql(contract: Contract, schema: str, checked_table: str) -> str:
+    return (
+        f"INSERT INTO {schema}.{contract.quarantine_table}\n"
+        f"SELECT CAST($extract_date AS DATE), _source_file, _source_line, _raw_record, _reason, "
+        f"CAST($loaded_at AS TIMESTAMP)\nFROM {checked_table} WHERE _reason <> ''"
+    )
+
+
+def missing_required_columns(contract: Contract, columns: Sequence[str]) -> list[str]:
+    present = {c.strip().lower() for c in columns}
+    return [c for c in contract.required_columns if c.lower() not in present]

@@ -1,0 +1,167 @@
+"""Readers that stage one landing file as a text table ready for contract validation.
+
+Every reader creates `staged_table` with one VARCHAR column per contract field (NULL where the
+file lacks an optional column), plus `_source_file`, `_source_line` and `_raw_record` (the row
+as read, JSON), so the contract check and the quarantine are the same for every format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ingestion.contracts import Contract, missing_required_columns
+from ingestion.errors import LandingFileError
+
+
+def _check_not_empty(path: Path) -> None:
+    if path.stat().st_size == 0:
+        raise LandingFileError(path, "the file is empty (0 bytes); expected at least a header")
+
+
+def _select_contract_columns(contract: Contract, columns: list[str], path: Path) -> str:
+    """Select list mapping the file's columns (case-insensitively) onto the contract's."""
+    missing = missing_required_columns(contract, columns)
+    if missing:
+        raise LandingFileError(
+            path,
+            f"required column(s) missing: {', '.join(missing)} (found: {', '.join(columns)})",
+        )
+    by_lower = {c.strip().lower(): c for c in columns}
+    parts = []
+    for name in contract.field_names():
+        original = by_lower.get(name.lower())
+        if original is None:
+            parts.append(f'CAST(NULL AS VARCHAR) AS "{name}"')
+        else:
+            quoted = '"' + original.replace('"', '""') + '"'
+            parts.append(f'CAST({quoted} AS VARCHAR) AS "{name}"')
+    return ", ".join(parts)
+
+
+def _stage_from(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    scan_sql: str,
+    *,
+    first_line: int,
+) -> None:
+    try:
+        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()]
+        select = _select_contract_columns(contract, columns, path)
+        # Line numbers follow the file order, which DuckDB keeps (preserve_insertion_order).
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
+            f"SELECT {select}, $file AS _source_file, "
+            f"row_number() OVER () + {first_line - 1} AS _source_line, "
+            f"CAST(to_json(t) AS VARCHAR) AS _raw_record FROM {scan_sql} AS t",
+            {"file": str(path)},
+        )
+    except duckdb.Error as exc:
+        raise LandingFileError(path, f"cannot be read: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+) -> None:
+    """A UTF-8 CSV with a header row; every value is read as text and checked by the contract."""
+    _check_not_empty(path)
+    scan = f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true)"
+    # Line 1 is the header, so the first record is line 2.
+    _stage_from(con, path, contract, staged_table, scan, first_line=2)
+
+
+def stage_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+) -> None:
+    """A Parquet file; its typed values are checked as text like any other format."""
+    _check_not_empty(path)
+    scan = f"read_parquet({_sql_string(str(path))})"
+    _stage_from(con, path, contract, staged_table, scan, first_line=1)
+
+
+# Reference fields whose human-readable name is what downstream models join on (the service
+# catalog maps business_service names, not sys_ids). Every other field takes the raw `value`.
+_DISPLAY_VALUE_FIELDS = frozenset({"business_service", "assignment_group", "location"})
+
+
+def _flatten_servicenow_value(field_name: str, value: Any) -> str | None:
+    if isinstance(value, dict):
+        key = "display_value" if field_name in _DISPLAY_VALUE_FIELDS else "value"
+        value = value.get(key, value.get("value"))
+        if isinstance(value, dict):  # a reference link object inside display_value=all
+            value = value.get("value")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def stage_servicenow_json(
+    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+) -> None:
+    """A ServiceNow Table API response, `{"result": [...]}`, with plain or reference fields.
+
+    The whole file is parsed before anything is staged, so a truncated or malformed file fails
+    its partition instead of loading half of it.
+    """
+    _check_not_empty(path)
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise LandingFileError(
+            path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("result"), list):
+        raise LandingFileError(path, 'expected a ServiceNow Table API object {"result": [...]}')
+    records = document["result"]
+    names = contract.field_names()
+    columns: dict[str, list[str | None]] = {name: [] for name in names}
+    lines: list[int] = []
+    raws: list[str] = []
+    for index, record in enumerate(records, start=1):
+        lines.append(index)
+        raws.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        if not isinstance(record, dict):
+            record = {}
+        for name in names:
+            columns[name].append(_flatten_servicenow_value(name, record.get(name)))
+    if records:
+        seen = set().union(*(r.keys() for r in records if isinstance(r, dict)))
+        missing = [c for c in contract.required_columns if c not in seen]
+        if missing:
+            raise LandingFileError(path, f"required field(s) missing in every record: {missing}")
+    table = pa.table(
+        {
+            **{name: pa.array(values, pa.string()) for name, values in columns.items()},
+            "_source_file": pa.array([str(path)] * len(records), pa.string()),
+            "_source_line": pa.array(lines, pa.int64()),
+            "_raw_record": pa.array(raws, pa.string()),
+        }
+    )
+    con.register("_servicenow_records", table)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {staged_table} AS SELECT * FROM _servicenow_records"
+        )
+    finally:
+        con.unregister("_servicenow_records")

@@ -1,0 +1,125 @@
+"""Corrupt generated landing files with every kind of bad row the contracts must catch.
+
+Each chosen row gets one defect, taken in turn from the list of its source, so a small fraction
+still exercises every kind. Used by `xmo generate --bad-rows` and the ingestion tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, MutableMapping
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+Defect = tuple[str, Callable[[dict, dict | None], None]]
+
+
+def _set(key: str, value: str) -> Callable[[dict, dict | None], None]:
+    def apply(row: dict, previous: dict | None) -> None:
+        row[key] = value
+
+    return apply
+
+
+def _duplicate_key(key: str) -> Callable[[dict, dict | None], None]:
+    def apply(row: dict, previous: dict | None) -> None:
+        if previous is not None:
+            row[key] = previous[key]
+
+    return apply
+
+
+def _resolved_before_opened(row: dict, previous: dict | None) -> None:
+    row["resolved_at"] = "2000-01-01 00:00:00"
+
+
+def _drop(key: str) -> Callable[[dict, dict | None], None]:
+    def apply(row: dict, previous: dict | None) -> None:
+        row.pop(key, None)
+
+    return apply
+
+
+SURVEY_DEFECTS: list[Defect] = [
+    ("happiness out of range", _set("happiness", "11")),
+    ("missing respondent", _set("respondent_id", "")),
+    ("unparseable timestamp", _set("responded_at", "not-a-date")),
+    ("unknown survey type", _set("survey_type", "email")),
+    ("future timestamp", _set("responded_at", "2099-01-01T00:00:00Z")),
+    ("negative lost time", _set("lost_time_minutes", "-5")),
+    ("wrong type", _set("happiness", "very happy")),
+    ("duplicate id", _duplicate_key("response_id")),
+]
+ITSM_DEFECTS: list[Defect] = [
+    ("unknown priority", _set("priority", "9")),
+    ("unparseable timestamp", _set("opened_at", "yesterday")),
+    ("resolved before opened", _resolved_before_opened),
+    ("missing number", _drop("number")),
+    ("unknown table", _set("sys_class_name", "problem")),
+    ("negative counter", _set("reassignment_count", "-1")),
+]
+DIRECTORY_DEFECTS: list[Defect] = [
+    ("not a boolean", _set("vip", "maybe")),
+    ("missing employee id", _set("employee_id", "")),
+]
+
+
+def _pick(rng: np.random.Generator, n: int, fraction: float) -> list[int]:
+    return [int(i) for i in np.flatnonzero(rng.random(n) < fraction)]
+
+
+def _corrupt_rows(
+    rows: list[dict],
+    defects: list[Defect],
+    fraction: float,
+    rng: np.random.Generator,
+    counter: MutableMapping[str, int],
+    source: str,
+    turn: list[int],
+) -> None:
+    for i in _pick(rng, len(rows), fraction):
+        name, apply = defects[turn[0] % len(defects)]
+        turn[0] += 1
+        apply(rows[i], rows[i - 1] if i > 0 else None)
+        counter[f"{source}: {name}"] += 1
+
+
+def corrupt_landing(
+    landing_dir: Path,
+    days: list[date],
+    fraction: float,
+    rng: np.random.Generator,
+    counter: MutableMapping[str, int],
+) -> None:
+    turns = {"survey": [0], "itsm": [0], "directory": [0]}
+    for day in days:
+        for path in sorted((landing_dir / "survey" / day.isoformat()).glob("*.csv")):
+            _corrupt_csv(path, SURVEY_DEFECTS, fraction, rng, counter, "survey", turns["survey"])
+        for path in sorted((landing_dir / "directory" / day.isoformat()).glob("*.csv")):
+            _corrupt_csv(
+                path, DIRECTORY_DEFECTS, fraction, rng, counter, "directory", turns["directory"]
+            )
+        for path in sorted((landing_dir / "itsm" / day.isoformat()).glob("*.json")):
+            document = json.loads(path.read_text(encoding="utf-8"))
+            _corrupt_rows(
+                document["result"], ITSM_DEFECTS, fraction, rng, counter, "itsm", turns["itsm"]
+            )
+            path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def _corrupt_csv(
+    path: Path,
+    defects: list[Defect],
+    fraction: float,
+    rng: np.random.Generator,
+    counter: MutableMapping[str, int],
+    source: str,
+    turn: list[int],
+) -> None:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = frame.to_dict("records")
+    _corrupt_rows(rows, defects, fraction, rng, counter, source, turn)
+    pd.DataFrame(rows, columns=frame.columns).to_csv(path, index=False)

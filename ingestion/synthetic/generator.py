@@ -1,0 +1,629 @@
+"""Write a synthetic organisation's landing files and reference data, deterministically.
+
+One call produces every daily extract folder of DESIGN §3 for a timeline that ends yesterday
+(unless a start is given): ServiceNow ticket versions in the extract of the day they changed,
+survey responses in the extract of the day they were given, a daily device snapshot, and a
+directory snapshot on the first day and every Monday. The reference data (service catalog with
+the dates services join the XM scope, business-service mapping) is written beside it, so the
+scope dates always fall inside the generated timeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.synthetic import organisation as org
+from ingestion.synthetic.bad_rows import corrupt_landing
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86_400
+# DOMAIN §5: incidents 0.3-0.8 and requests 0.3-0.7 per employee per month.
+TICKETS_PER_EMPLOYEE_PER_DAY = 1.0 / 30.0
+WEEKEND_FACTOR = 0.3
+BASELINE_WEEKS = 12
+PROACTIVE_MONTHLY_SHARE = 0.04
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    employees: int = 5_000
+    days: int = 180
+    start: date | None = None
+    seed: int = 7
+    bad_rows: float = 0.0
+    response_rate: float = 0.22
+
+    def timeline(self) -> tuple[date, date]:
+        """(first day, last day); by default the last day is yesterday (UTC)."""
+        if self.start is None:
+            last = datetime.now(UTC).date() - timedelta(days=1)
+            return last - timedelta(days=self.days - 1), last
+        return self.start, self.start + timedelta(days=self.days - 1)
+
+
+@dataclass
+class GenerationSummary:
+    first_day: date
+    last_day: date
+    files: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    bad_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _monday_on_or_after(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def scope_starts(first_day: date) -> dict[str, date]:
+    """The pilot joins after a full baseline window; later cohorts follow every four weeks."""
+    pilot = _monday_on_or_after(first_day + timedelta(weeks=BASELINE_WEEKS))
+    return {s.service_id: pilot + timedelta(weeks=4 * s.scope_cohort) for s in org.SERVICES}
+
+
+def _fmt_ts(seconds: np.ndarray, epoch: datetime) -> list[str]:
+    base = np.datetime64(epoch.replace(tzinfo=None), "s")
+    stamps = base + seconds.astype("int64").astype("timedelta64[s]")
+    return [str(s).replace("T", " ") for s in stamps]
+
+
+class _Writer:
+    """Writes landing files and counts them."""
+
+    def __init__(self, landing_dir: Path, summary: GenerationSummary) -> None:
+        self.landing_dir = landing_dir
+        self.summary = summary
+
+    def folder(self, source: str, day: date) -> Path:
+        path = self.landing_dir / source / day.isoformat()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def csv(self, source: str, day: date, name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.folder(source, day) / name, index=False, quoting=csv.QUOTE_MINIMAL)
+        self.summary.files += 1
+        self.summary.rows[source] += len(frame)
+
+    def json(self, source: str, day: date, name: str, records: list[dict]) -> None:
+        with (self.folder(source, day) / name).open("w", encoding="utf-8") as handle:
+            json.dump({"result": records}, handle)
+        self.summary.files += 1
+        self.summary.rows[source] += len(records)
+
+    def parquet(self, source: str, day: date, name: str, table: pa.Table) -> None:
+        pq.write_table(table, self.folder(source, day) / name)
+        self.summary.files += 1
+        self.summary.rows[source] += table.num_rows
+
+
+def generate(
+    landing_dir: Path, reference_dir: Path, template_dir: Path, config: GeneratorConfig
+) -> GenerationSummary:
+    """Write landing files under `landing_dir` and reference CSVs under `reference_dir`.
+
+    `template_dir` holds the organisation-independent seeds (channel mapping, factor catalog),
+    copied beside the generated catalog so `reference_dir` is a complete seed folder.
+    """
+    first_day, last_day = config.timeline()
+    summary = GenerationSummary(first_day=first_day, last_day=last_day)
+    rng = np.random.default_rng(config.seed)
+    writer = _Writer(landing_dir, summary)
+    days = [first_day + timedelta(days=i) for i in range(config.days)]
+    epoch = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+
+    employees = _employees(rng, config.employees)
+    _write_reference(reference_dir, template_dir, first_day)
+    for day in days:
+        if day == first_day or day.weekday() == 0:
+            writer.csv("directory", day, "sys_user.csv", _directory_snapshot(employees))
+    tickets = _tickets(rng, config, days, employees)
+    _write_itsm(writer, tickets, days, epoch)
+    responses = _ticket_responses(rng, config, tickets, days)
+    proactive = _proactive_responses(rng, config, employees, days)
+    _write_surveys(writer, pd.concat([responses, proactive], ignore_index=True), epoch, rng)
+    _write_devices(writer, rng, employees, days)
+    if config.bad_rows > 0:
+        _inject_bad_rows(landing_dir, days, config.bad_rows, rng, summary)
+    log.info("generated %s files: %s", summary.files, dict(summary.rows))
+    return summary
+
+
+def _employees(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    location_idx = rng.integers(0, len(org.LOCATIONS), n)
+    model_shares = np.array([m[2] for m in org.DEVICE_MODELS])
+    model_idx = rng.choice(len(org.DEVICE_MODELS), n, p=model_shares / model_shares.sum())
+    return pd.DataFrame(
+        {
+            "employee_id": [f"E{i:06d}" for i in range(1, n + 1)],
+            "department": rng.choice(org.DEPARTMENTS, n),
+            "location": [org.LOCATIONS[i][0] for i in location_idx],
+            "country": [org.LOCATIONS[i][1] for i in location_idx],
+            "job_role": rng.choice(org.JOB_ROLES, n),
+            "vip": rng.random(n) < 0.02,
+            "model_idx": model_idx,
+            "device_id": [f"D{i:06d}" for i in range(1, n + 1)],
+            # Per-device disk and battery state drift slowly from these starting points.
+            "disk_free_start": rng.uniform(8, 70, n),
+            "battery_start": rng.uniform(55, 100, n),
+        }
+    )
+
+
+def _directory_snapshot(employees: pd.DataFrame) -> pd.DataFrame:
+    frame = employees[["employee_id", "department", "country", "location", "job_role", "vip"]]
+    return frame.assign(vip=frame["vip"].map({True: "true", False: "false"}))
+
+
+def _write_reference(reference_dir: Path, template_dir: Path, first_day: date) -> None:
+    reference_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("channel_mapping.csv", "survey_factors.csv"):
+        shutil.copyfile(template_dir / name, reference_dir / name)
+    starts = scope_starts(first_day)
+    pd.DataFrame(
+        {
+            "service_id": [s.service_id for s in org.SERVICES],
+            "service_name": [s.service_name for s in org.SERVICES],
+            "service_owner": [s.owner for s in org.SERVICES],
+            "xm_scope_start": [starts[s.service_id].isoformat() for s in org.SERVICES],
+        }
+    ).to_csv(reference_dir / "service_catalog.csv", index=False)
+    pd.DataFrame(
+        [(name, s.service_id) for s in org.SERVICES for name in s.business_services],
+        columns=["business_service", "service_id"],
+    ).to_csv(reference_dir / "business_service_mapping.csv", index=False)
+
+
+def _storm_mask(days: list[date]) -> np.ndarray:
+    start = int(len(days) * org.STORM_START_FRACTION)
+    mask = np.zeros(len(days), dtype=bool)
+    mask[start : start + org.STORM_DAYS] = True
+    return mask
+
+
+def _tickets(
+    rng: np.random.Generator, config: GeneratorConfig, days: list[date], employees: pd.DataFrame
+) -> pd.DataFrame:
+    n_days = len(days)
+    weekday = np.array([d.weekday() for d in days])
+    doy = np.array([d.timetuple().tm_yday for d in days])
+    seasonal = 1.0 + 0.12 * np.cos(2 * np.pi * (doy - 20) / 365.0)  # busier in winter
+    day_factor = np.where(weekday >= 5, WEEKEND_FACTOR, 1.0) * seasonal
+    weights = np.array([s.weight for s in org.SERVICES])
+    weights = weights / weights.sum()
+    expected = config.employees * TICKETS_PER_EMPLOYEE_PER_DAY * day_factor
+    counts = rng.poisson(expected)
+    day_idx = np.repeat(np.arange(n_days), counts)
+    service_idx = rng.choice(len(org.SERVICES), day_idx.size, p=weights)
+    # The storm: extra incidents on one service for three weeks.
+    storm = _storm_mask(days)
+    storm_service = [s.service_id for s in org.SERVICES].index(org.STORM_SERVICE)
+    extra = rng.poisson(expected * weights[storm_service] * (org.STORM_VOLUME_FACTOR - 1) * storm)
+    day_idx = np.concatenate([day_idx, np.repeat(np.arange(n_days), extra)])
+    service_idx = np.concatenate([service_idx, np.full(extra.sum(), storm_service)])
+    n = day_idx.size
+    in_storm = storm[day_idx] & (service_idx == storm_service)
+
+    request_share = np.array([s.request_share for s in org.SERVICES])[service_idx]
+    is_request = (rng.random(n) < request_share) & ~in_storm
+    pr_share = np.array([p[1] for p in org.PRIORITIES])
+    priority_idx = rng.choice(len(org.PRIORITIES), n, p=pr_share / pr_share.sum())
+    median_h = np.array([p[2] for p in org.PRIORITIES])[priority_idx]
+    sla_h = np.array([p[3] for p in org.PRIORITIES])[priority_idx]
+    sla_boost = np.array([s.sla_boost for s in org.SERVICES])[service_idx]
+    resolution_h = (
+        median_h * sla_boost * np.exp(rng.normal(0, 0.85, n)) * np.where(in_storm, 1.8, 1)
+    )
+    resolution_h = np.maximum(resolution_h, 0.1)
+    # Business hours: arrivals peak late morning UTC.
+    hour = np.clip(rng.normal(11.0, 2.8, n), 0, 23.99)
+    opened_s = day_idx * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
+    resolved_s = opened_s + (resolution_h * 3600).astype(np.int64)
+    canceled = (~is_request) & (rng.random(n) < 0.03)
+    reassignment = rng.geometric(0.48, n) - 1 + in_storm.astype(int)
+    reopened = rng.random(n) < 0.02
+    ct_share = np.array([c[1] for c in org.CONTACT_TYPES])
+    contact_idx = rng.choice(len(org.CONTACT_TYPES), n, p=ct_share / ct_share.sum())
+    service = np.array([s.service_id for s in org.SERVICES])[service_idx]
+    mapped_names = [s.business_services for s in org.SERVICES]
+    business_service = np.array(
+        [
+            names[k % len(names)]
+            for names, k in zip(
+                (mapped_names[i] for i in service_idx), rng.integers(0, 6, n), strict=True
+            )
+        ],
+        dtype=object,
+    )
+    unmapped = rng.random(n) < org.UNMAPPED_SHARE
+    business_service[unmapped] = org.UNMAPPED_BUSINESS_SERVICE
+    close_delay_s = rng.integers(3, 8, n) * SECONDS_PER_DAY
+    frame = pd.DataFrame(
+        {
+            "sys_id": [f"{a:016x}{b:016x}" for a, b in rng.integers(0, 2**63, (n, 2))],
+            "is_request": is_request,
+            "service_id": service,
+            "business_service": business_service,
+            "priority": np.array([p[0] for p in org.PRIORITIES])[priority_idx],
+            "contact_type": np.array([c[0] for c in org.CONTACT_TYPES])[contact_idx],
+            "caller_idx": rng.integers(0, len(employees), n),
+            "opened_s": opened_s,
+            "resolved_s": resolved_s,
+            "closed_s": resolved_s + np.where(is_request, 0, close_delay_s),
+            "canceled": canceled,
+            "made_sla": resolution_h <= sla_h,
+            "reassignment_count": reassignment,
+            "reopen_count": reopened.astype(int),
+            "in_storm": in_storm,
+            "resolution_h": resolution_h,
+        }
+    ).sort_values("opened_s", kind="stable", ignore_index=True)
+    frame["number"] = [
+        f"{'RITM' if r else 'INC'}{i:07d}" for i, r in enumerate(frame["is_request"], start=1)
+    ]
+    frame["caller_id"] = employees["employee_id"].to_numpy()[frame["caller_idx"]]
+    frame["location"] = employees["location"].to_numpy()[frame["caller_idx"]]
+    return frame
+
+
+def _ticket_versions(t: pd.DataFrame) -> list[tuple[int, dict]]:
+    """Every (update second, record) a ticket goes through: opened, resolved, closed."""
+    versions: list[tuple[int, dict]] = []
+    for row in t.itertuples(index=False):
+        base = {
+            "sys_id": row.sys_id,
+            "number": row.number,
+            "sys_class_name": "sc_req_item" if row.is_request else "incident",
+            "priority": row.priority,
+            "contact_type": row.contact_type,
+            "business_service": row.business_service,
+            "assignment_group": f"{row.service_id} Support",
+            "caller_id": row.caller_id,
+            "location": row.location,
+            "category": "request" if row.is_request else "incident",
+        }
+        versions.append(
+            (row.opened_s, {**base, "_state": "opened", "reassignment_count": 0, "reopen_count": 0})
+        )
+        if row.canceled:
+            versions.append(
+                (
+                    row.resolved_s,
+                    {
+                        **base,
+                        "_state": "canceled",
+                        "reassignment_count": row.reassignment_count,
+                        "reopen_count": 0,
+                    },
+                )
+            )
+            continue
+        done = {
+            **base,
+            "reassignment_count": row.reassignment_count,
+            "reopen_count": row.reopen_count,
+            "made_sla": bool(row.made_sla),
+        }
+        if row.is_request:
+            versions.append((row.resolved_s, {**done, "_state": "closed_complete"}))
+        else:
+            versions.append((row.resolved_s, {**done, "_state": "resolved"}))
+            versions.append((row.closed_s, {**done, "_state": "closed"}))
+    return versions
+
+
+_STATES = {
+    # (incident state, request state) codes as ServiceNow stores them.
+    "opened": ("1", "1"),
+    "resolved": ("6", None),
+    "closed": ("7", None),
+    "canceled": ("8", None),
+    "closed_complete": (None, "3"),
+}
+
+
+def _write_itsm(writer: _Writer, tickets: pd.DataFrame, days: list[date], epoch: datetime) -> None:
+    opened = dict(zip(tickets["sys_id"], tickets["opened_s"], strict=True))
+    resolved = dict(zip(tickets["sys_id"], tickets["resolved_s"], strict=True))
+    horizon = len(days) * SECONDS_PER_DAY
+    by_day: dict[tuple[int, str], dict[str, tuple[int, dict]]] = defaultdict(dict)
+    for updated_s, record in _ticket_versions(tickets):
+        if updated_s >= horizon:
+            continue  # this change happens after the last extract
+        day = int(updated_s // SECONDS_PER_DAY)
+        table = record["sys_class_name"]
+        # Only the latest version of a ticket in a day reaches that day's extract.
+        by_day[(day, table)][record["sys_id"]] = (updated_s, record)
+    for (day_i, table), versions in sorted(by_day.items()):
+        # Alternate extracts between plain values and sysparm_display_value=all objects.
+        display_all = day_i % 2 == 1
+        records = []
+        for updated_s, record in sorted(versions.values(), key=lambda v: (v[0], v[1]["sys_id"])):
+            records.append(
+                _servicenow_record(record, updated_s, opened, resolved, epoch, display_all)
+            )
+        writer.json("itsm", days[day_i], f"{table}.json", records)
+
+
+def _ts(seconds: int, epoch: datetime) -> str:
+    return (epoch + timedelta(seconds=int(seconds))).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _servicenow_record(
+    record: dict, updated_s: int, opened: dict, resolved: dict, epoch: datetime, display_all: bool
+) -> dict:
+    state_name = record["_state"]
+    is_request = record["sys_class_name"] == "sc_req_item"
+    state = _STATES[state_name][1 if is_request else 0]
+    out = {k: v for k, v in record.items() if not k.startswith("_")}
+    out["opened_at"] = _ts(opened[record["sys_id"]], epoch)
+    out["sys_updated_on"] = _ts(updated_s, epoch)
+    out["state"] = state
+    out["resolved_at"] = ""
+    out["closed_at"] = ""
+    if state_name in ("resolved", "closed") and not is_request:
+        out["resolved_at"] = _ts(resolved[record["sys_id"]], epoch)
+    if state_name in ("closed", "canceled", "closed_complete"):
+        out["closed_at"] = _ts(updated_s, epoch)
+    out["made_sla"] = "true" if record.get("made_sla", True) else "false"
+    out["reassignment_count"] = str(record["reassignment_count"])
+    out["reopen_count"] = str(record["reopen_count"])
+    if display_all:
+        for key in ("business_service", "assignment_group", "caller_id", "location"):
+            # ServiceNow references carry the target's sys_id as value; a stable stand-in here.
+            ref_id = zlib.crc32(out[key].encode("utf-8"))
+            out[key] = {"value": f"{ref_id:032x}", "display_value": out[key]}
+        # caller_id's value is the employee id our directory keys on.
+        out["caller_id"] = {
+            "value": record["caller_id"],
+            "display_value": f"User {record['caller_id']}",
+        }
+        out["priority"] = {
+            "value": out["priority"],
+            "display_value": _PRIORITY_LABELS[out["priority"]],
+        }
+    return out
+
+
+_PRIORITY_LABELS = {
+    "1": "1 - Critical",
+    "2": "2 - High",
+    "3": "3 - Moderate",
+    "4": "4 - Low",
+    "5": "5 - Planning",
+}
+
+
+def _unhappy_probability(
+    t: pd.DataFrame, days: list[date], chat_progress: np.ndarray
+) -> np.ndarray:
+    penalty = np.array([s.happiness_penalty for s in org.SERVICES])
+    service_pos = {s.service_id: i for i, s in enumerate(org.SERVICES)}
+    p = 0.07 + penalty[t["service_id"].map(service_pos).to_numpy()]
+    p += 0.05 * t["reassignment_count"].to_numpy()
+    p += 0.10 * (~t["made_sla"].to_numpy())
+    p += 0.25 * (t["reopen_count"].to_numpy() > 0)
+    p += 0.18 * t["in_storm"].to_numpy()
+    p -= 0.03 * t["is_request"].to_numpy()
+    p += np.where(t["contact_type"].to_numpy() == "phone", 0.02, 0.0)
+    p += np.where(
+        t["contact_type"].to_numpy() == "chat", org.CHAT_START_PENALTY * (1 - chat_progress), 0
+    )
+    return np.clip(p, 0.01, 0.95)
+
+
+def _happiness(rng: np.random.Generator, p_unhappy: np.ndarray) -> np.ndarray:
+    n = p_unhappy.size
+    unhappy = rng.random(n) < p_unhappy
+    negative = rng.choice(np.arange(0, 7), n, p=[0.12, 0.06, 0.1, 0.14, 0.16, 0.2, 0.22])
+    # Among the rest, 85 % promoters: a service with p_unhappy 0.08 scores about +70.
+    positive = np.where(
+        rng.random(n) < 0.85, rng.choice([9, 10], n, p=[0.4, 0.6]), rng.choice([7, 8], n)
+    )
+    return np.where(unhappy, negative, positive)
+
+
+def _ticket_responses(
+    rng: np.random.Generator, config: GeneratorConfig, t: pd.DataFrame, days: list[date]
+) -> pd.DataFrame:
+    horizon = len(days) * SECONDS_PER_DAY
+    done = t[~t["canceled"]].reset_index(drop=True)
+    # Response rate varies by service within 15-30 % around the configured mean.
+    rate = config.response_rate * rng.uniform(0.75, 1.3, len(org.SERVICES))
+    service_pos = {s.service_id: i for i, s in enumerate(org.SERVICES)}
+    answered = rng.random(len(done)) < rate[done["service_id"].map(service_pos).to_numpy()]
+    done = done[answered].reset_index(drop=True)
+    responded_s = done["resolved_s"].to_numpy() + rng.exponential(8 * 3600, len(done)).astype(
+        np.int64
+    )
+    keep = responded_s < horizon
+    done = done[keep].reset_index(drop=True)
+    responded_s = responded_s[keep]
+    chat_progress = (done["opened_s"].to_numpy() / horizon).clip(0, 1)
+    happiness = _happiness(rng, _unhappy_probability(done, days, chat_progress))
+    lost = _lost_time(
+        rng, happiness, done["reassignment_count"].to_numpy(), done["is_request"].to_numpy()
+    )
+    return pd.DataFrame(
+        {
+            "survey_type": "ticket",
+            "ticket_number": done["number"],
+            "topic": None,
+            "responded_s": responded_s,
+            "respondent_id": done["caller_id"],
+            "happiness": happiness,
+            "lost_time_minutes": lost,
+        }
+    )
+
+
+def _lost_time(
+    rng: np.random.Generator,
+    happiness: np.ndarray,
+    reassignments: np.ndarray,
+    is_request: np.ndarray,
+) -> np.ndarray:
+    """Heavy-tailed minutes (about 13 % of tickets carry most of it); NaN when not answered."""
+    n = happiness.size
+    median = np.where(happiness <= 6, 150.0, 25.0) * np.where(is_request, 0.8, 1.0)
+    minutes = median * np.exp(rng.normal(0, 1.25, n)) + 60.0 * reassignments * rng.random(n)
+    minutes = np.round(minutes).astype(float)
+    minutes[rng.random(n) > 0.8] = np.nan  # about 80 % answer the lost-time question
+    return minutes
+
+
+def _proactive_responses(
+    rng: np.random.Generator, config: GeneratorConfig, employees: pd.DataFrame, days: list[date]
+) -> pd.DataFrame:
+    n_months = max(1, round(len(days) / 30))
+    n = int(config.employees * PROACTIVE_MONTHLY_SHARE * n_months)
+    responded_s = rng.integers(0, len(days) * SECONDS_PER_DAY, n)
+    who = rng.integers(0, len(employees), n)
+    topic = rng.choice(org.PROACTIVE_TOPICS, n)
+    slow_model = employees["model_idx"].to_numpy()[who] == 3  # the HDD model
+    p_unhappy = 0.12 + 0.35 * ((topic == "laptop") & slow_model)
+    happiness = _happiness(rng, p_unhappy)
+    return pd.DataFrame(
+        {
+            "survey_type": "proactive",
+            "ticket_number": None,
+            "topic": topic,
+            "responded_s": responded_s,
+            "respondent_id": employees["employee_id"].to_numpy()[who],
+            "happiness": happiness,
+            "lost_time_minutes": _lost_time(rng, happiness, np.zeros(n, int), np.zeros(n, bool)),
+        }
+    )
+
+
+_COMMENTS_POSITIVE = (
+    "Quick and friendly, thanks!",
+    "Solved on first call.",
+    "Great help from Anna.",
+)
+_COMMENTS_NEGATIVE = (
+    "Had to explain the issue three times.",
+    "Took far too long.",
+    "Still broken.",
+)
+
+
+def _write_surveys(
+    writer: _Writer, responses: pd.DataFrame, epoch: datetime, rng: np.random.Generator
+) -> None:
+    responses = responses.sort_values("responded_s", kind="stable", ignore_index=True)
+    n = len(responses)
+    happy = responses["happiness"].to_numpy() >= 7
+    n_factors = rng.integers(1, 3, n)
+    pos = rng.choice(org.POSITIVE_FACTORS, (n, 2))
+    neg = rng.choice(org.NEGATIVE_FACTORS, (n, 2))
+    factors = [
+        ";".join(dict.fromkeys((pos[i] if happy[i] else neg[i])[: n_factors[i]])) for i in range(n)
+    ]
+    with_comment = rng.random(n) < 0.25
+    comments = np.where(happy, rng.choice(_COMMENTS_POSITIVE, n), rng.choice(_COMMENTS_NEGATIVE, n))
+    lang_share = np.array([lang[1] for lang in org.LANGUAGES])
+    frame = pd.DataFrame(
+        {
+            "response_id": [f"HS{i:08d}" for i in range(1, n + 1)],
+            "survey_type": responses["survey_type"],
+            "ticket_number": responses["ticket_number"],
+            "topic": responses["topic"],
+            "responded_at": [
+                s.replace(" ", "T") + "Z"
+                for s in _fmt_ts(responses["responded_s"].to_numpy(), epoch)
+            ],
+            "respondent_id": responses["respondent_id"],
+            "happiness": responses["happiness"].astype(int),
+            "lost_time_minutes": responses["lost_time_minutes"].astype("Int64"),
+            "factors": factors,
+            "comment": np.where(with_comment, comments, None),
+            "language": rng.choice([lang[0] for lang in org.LANGUAGES], n, p=lang_share),
+        }
+    )
+    day_index = (responses["responded_s"].to_numpy() // SECONDS_PER_DAY).astype(int)
+    first = epoch.date()
+    for day_i, part in frame.groupby(day_index, sort=True):
+        writer.csv("survey", first + timedelta(days=int(day_i)), "responses.csv", part)
+
+
+def _write_devices(
+    writer: _Writer, rng: np.random.Generator, employees: pd.DataFrame, days: list[date]
+) -> None:
+    n = len(employees)
+    model_idx = employees["model_idx"].to_numpy()
+    models = np.array([m[0] for m in org.DEVICE_MODELS])[model_idx]
+    device_type = np.array([m[1] for m in org.DEVICE_MODELS])[model_idx]
+    boot_median = np.array([m[3] for m in org.DEVICE_MODELS])[model_idx]
+    crash_rate = np.array([m[4] for m in org.DEVICE_MODELS])[model_idx]
+    is_laptop = device_type == "laptop"
+    at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
+    bad_start = int(len(days) * org.BAD_CLIENT_START_FRACTION)
+    for day_i, day in enumerate(days):
+        bad_client = at_bad_site & (bad_start <= day_i < bad_start + org.BAD_CLIENT_DAYS)
+        crash_factor = np.where(bad_client, 4.0, 1.0)
+        age = day_i / 365.0
+        table = pa.table(
+            {
+                "device_id": employees["device_id"].to_numpy(),
+                "employee_id": employees["employee_id"].to_numpy(),
+                "snapshot_date": pa.array([day] * n, pa.date32()),
+                "device_type": device_type,
+                "model": models,
+                "os_version": np.where(
+                    bad_client, org.BAD_CLIENT_VERSION, "Windows 11 23H2 (build 22631.4751)"
+                ),
+                "boot_duration_s": np.round(boot_median * np.exp(rng.normal(0, 0.35, n)), 1),
+                # About 30 % of sign-ins take over 40 s (DOMAIN §3).
+                "logon_duration_s": np.round(28.0 * np.exp(rng.normal(0, 0.55, n)), 1),
+                "app_crashes": rng.poisson(crash_rate * crash_factor),
+                "app_freezes": rng.poisson(crash_rate * 1.5 * crash_factor),
+                "system_crashes": rng.poisson(np.full(n, 1.5 / 365) * crash_factor),
+                "cpu_saturation_pct": np.round(np.clip(rng.gamma(2.0, 4.0, n), 0, 100), 1),
+                "memory_saturation_pct": np.round(np.clip(rng.gamma(2.0, 5.0, n), 0, 100), 1),
+                "disk_free_pct": np.round(
+                    np.clip(
+                        employees["disk_free_start"].to_numpy() - 10 * age + rng.normal(0, 1, n),
+                        0,
+                        100,
+                    ),
+                    1,
+                ),
+                "battery_health_pct": pa.array(
+                    np.where(
+                        is_laptop,
+                        np.round(
+                            np.clip(employees["battery_start"].to_numpy() - 8 * age, 0, 100), 1
+                        ),
+                        np.nan,
+                    ),
+                    pa.float64(),
+                    from_pandas=True,
+                ),
+                "network_latency_ms": np.round(20 * np.exp(rng.normal(0, 0.6, n)), 1),
+            }
+        )
+        writer.parquet("device", day, "devices.parquet", table)
+
+
+def _inject_bad_rows(
+    landing_dir: Path,
+    days: list[date],
+    fraction: float,
+    rng: np.random.Generator,
+    summary: GenerationSummary,
+) -> None:
+    """Corrupt a fraction of survey, ticket and directory rows, one kind of defect per row."""
+    corrupt_landing(landing_dir, days, fraction, rng, summary.bad_rows)

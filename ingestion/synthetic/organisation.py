@@ -1,0 +1,154 @@
+"""The fixed shape of the synthetic organisation: services, channels, models, places.
+
+Figures follow DOMAIN.md §5 (ticket mix, channel shares, resolution times by priority).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Service:
+    service_id: str
+    service_name: str
+    owner: str
+    business_services: tuple[str, ...]
+    weight: float  # share of ticket volume
+    request_share: float  # share of tickets that are sc_req_item
+    scope_cohort: int  # 0 = pilot; later cohorts join the XM scope four weeks apart
+    happiness_penalty: float = 0.0  # extra probability of a 0-6 answer
+    sla_boost: float = 1.0  # < 1 resolves faster than priority alone implies
+
+
+# SVC03 is the watermelon: fastest fixes (SLA almost always met) and unhappy users.
+# SVC04 carries the incident storm (see STORM_*).
+SERVICES: tuple[Service, ...] = (
+    Service(
+        "SVC01",
+        "Workplace Devices",
+        "End User Computing",
+        ("Laptop Support", "Desktop Support"),
+        0.16,
+        0.45,
+        0,
+    ),
+    Service("SVC02", "Email and Calendar", "Collaboration", ("Email", "Outlook"), 0.10, 0.30, 0),
+    Service(
+        "SVC03",
+        "Identity and Access",
+        "Security Operations",
+        ("Access Management", "Password Reset"),
+        0.12,
+        0.60,
+        0,
+        0.22,
+        0.35,
+    ),
+    Service(
+        "SVC04", "Network and VPN", "Infrastructure", ("VPN", "Wi-Fi", "Network"), 0.09, 0.20, 1
+    ),
+    Service(
+        "SVC05",
+        "Collaboration Tools",
+        "Collaboration",
+        ("Microsoft Teams", "SharePoint"),
+        0.09,
+        0.35,
+        1,
+    ),
+    Service("SVC06", "Printing", "End User Computing", ("Printing",), 0.05, 0.30, 1),
+    Service("SVC07", "ERP", "Business Applications", ("SAP ERP",), 0.08, 0.40, 2),
+    Service("SVC08", "CRM", "Business Applications", ("Salesforce",), 0.06, 0.40, 2),
+    Service("SVC09", "HR Self-Service", "Business Applications", ("Workday",), 0.05, 0.55, 2),
+    Service("SVC10", "Mobile Devices", "End User Computing", ("Mobile Phones",), 0.06, 0.50, 3),
+    Service(
+        "SVC11", "Software Requests", "End User Computing", ("Software Install",), 0.09, 0.85, 3
+    ),
+    Service("SVC12", "Service Desk General", "Service Desk", ("Service Desk",), 0.05, 0.40, 3),
+)
+# A business service the catalog does not know: its tickets must land in `unmapped`, counted.
+UNMAPPED_BUSINESS_SERVICE = "Legacy Fax"
+UNMAPPED_SHARE = 0.01
+
+STORM_SERVICE = "SVC04"
+STORM_START_FRACTION = 0.55  # of the timeline
+STORM_DAYS = 21
+STORM_VOLUME_FACTOR = 2.5
+
+# (contact_type as ServiceNow sends it, share). Non-standard values are ~7 % as in real instances.
+CONTACT_TYPES: tuple[tuple[str, float], ...] = (
+    ("self-service", 0.43),
+    ("phone", 0.27),
+    ("email", 0.14),
+    ("chat", 0.07),
+    ("walk-in", 0.02),
+    ("Teams", 0.03),
+    ("Virtual Agent", 0.02),
+    ("Tech Cafe", 0.01),
+    ("IM", 0.01),
+)
+# The chat channel improves over the timeline: its extra unhappiness falls from this to zero.
+CHAT_START_PENALTY = 0.15
+
+PRIORITIES: tuple[tuple[str, float, float, float], ...] = (
+    # (priority, share, median resolution hours, SLA hours)
+    ("1", 0.015, 4.0, 8.0),
+    ("2", 0.08, 8.0, 24.0),
+    ("3", 0.78, 30.0, 80.0),
+    ("4", 0.10, 60.0, 160.0),
+    ("5", 0.025, 100.0, 320.0),
+)
+
+DEPARTMENTS = ("Finance", "HR", "Sales", "Operations", "R&D", "Legal", "Marketing", "IT")
+LOCATIONS: tuple[tuple[str, str], ...] = (
+    ("Helsinki", "FI"),
+    ("Berlin", "DE"),
+    ("Paris", "FR"),
+    ("London", "GB"),
+    ("New York", "US"),
+    ("Bangalore", "IN"),
+)
+JOB_ROLES = ("Analyst", "Engineer", "Manager", "Specialist", "Assistant", "Consultant")
+LANGUAGES: tuple[tuple[str, float], ...] = (("en", 0.7), ("de", 0.1), ("fr", 0.1), ("fi", 0.1))
+
+# (model, device_type, share, median boot s, app crash rate per day)
+DEVICE_MODELS: tuple[tuple[str, str, float, float, float], ...] = (
+    ("Latitude 5440", "laptop", 0.30, 38.0, 0.10),
+    ("EliteBook 840 G9", "laptop", 0.25, 42.0, 0.12),
+    ("ThinkPad T14 Gen 3", "laptop", 0.15, 35.0, 0.08),
+    # The slow HDD model: boots 3-4x slower, as Intune reports for HDD machines.
+    ("OptiPlex 3050 HDD", "desktop", 0.10, 140.0, 0.20),
+    ("OptiPlex 7010", "desktop", 0.10, 40.0, 0.09),
+    ("Citrix VDI", "virtual", 0.10, 25.0, 0.15),
+)
+# A bad client version rolled out to one site for a few weeks: crashes multiply there.
+BAD_CLIENT_LOCATION = "Berlin"
+BAD_CLIENT_VERSION = "Windows 11 23H2 (build 22631.4890)"
+BAD_CLIENT_START_FRACTION = 0.3
+BAD_CLIENT_DAYS = 28
+
+PROACTIVE_TOPICS = (
+    "overall_it",
+    "laptop",
+    "remote_work",
+    "collaboration_tools",
+    "enterprise_apps",
+    "service_portal",
+)
+POSITIVE_FACTORS = (
+    "speed_of_service",
+    "staff_attitude",
+    "staff_skills",
+    "kept_informed",
+    "issue_solved",
+    "learned_something",
+)
+NEGATIVE_FACTORS = (
+    "slow_service",
+    "had_to_explain_again",
+    "not_kept_informed",
+    "issue_not_solved",
+    "hard_to_use",
+    "staff_attitude_poor",
+)

@@ -1,0 +1,262 @@
+"""`xmo`: the scriptable face of the XMO Definitions (DESIGN §2).
+
+Runs go through Dagster with the persistent instance under the data dir, so everything `xmo`
+does is also visible in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ingestion.loader import extract_dates
+from ingestion.synthetic.generator import GeneratorConfig, generate
+from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in how xmo was called or in what it was pointed at; printed without a trace."""
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError("must be in [0, 1)")
+    return number
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xmo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic landing files for every source")
+    gen.add_argument("--employees", type=int, default=GeneratorConfig.employees)
+    gen.add_argument("--days", type=int, default=GeneratorConfig.days)
+    gen.add_argument("--start", type=_date, help="first day (default: the timeline ends yesterday)")
+    gen.add_argument("--seed", type=int, default=GeneratorConfig.seed)
+    gen.add_argument(
+        "--bad-rows",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="corrupt this fraction of rows with every kind of contract violation",
+    )
+
+    run = sub.add_parser("run", help="materialize partitions and everything downstream")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every extract date in the landing zone")
+    which.add_argument("--partition", type=_date, metavar="YYYY-MM-DD")
+    which.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD")
+    run.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
+
+    sub.add_parser("dev", help="the Dagster UI on 127.0.0.1:3000 over the same definitions")
+    return parser
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.employees < 1 or args.days < 1:
+        raise UsageError("--employees and --days must be at least 1")
+    config = GeneratorConfig(
+        employees=args.employees,
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+        bad_rows=args.bad_rows,
+    )
+    summary = generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, config)
+    print(
+        f"Synthetic organisation: {args.employees} employees, "
+        f"{summary.first_day} to {summary.last_day}"
+    )
+    for source, rows in sorted(summary.rows.items()):
+        print(f"  {source:<10} {rows:>10,} rows")
+    if summary.bad_rows:
+        print(f"  bad rows injected: {sum(summary.bad_rows.values())} ({dict(summary.bad_rows)})")
+    print(f"Landing files: {settings.landing_dir} ({summary.files} files)")
+    print(f"Reference data: {settings.reference_dir}")
+    return EXIT_OK
+
+
+def _run_dates(args: argparse.Namespace, settings: Settings) -> list[date]:
+    if args.all:
+        dates = extract_dates(settings.landing_dir)
+        if not dates:
+            raise UsageError(
+                f"no extract folders under {settings.landing_dir}; run `xmo generate` or point "
+                "XMO_DATA_DIR at a directory whose landing/<source>/<YYYY-MM-DD>/ holds exports"
+            )
+        first, last = dates[0], dates[-1]
+    elif args.partition:
+        first = last = args.partition
+    else:
+        if args.date_to is None:
+            raise UsageError("--from needs --to")
+        first, last = args.date_from, args.date_to
+        if last < first:
+            raise UsageError(f"--to {last} is before --from {first}")
+    if args.date_to is not None and args.date_from is None:
+        raise UsageError("--to only goes with --from")
+    latest = datetime.now(UTC).date() - timedelta(days=1)
+    if first < settings.partitions_start:
+        raise UsageError(
+            f"{first} is before the first partition {settings.partitions_start}; "
+            "set XMO_PARTITIONS_START to an earlier date"
+        )
+    if last > latest:
+        raise UsageError(f"{last} is not a complete day yet; the latest partition is {latest}")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    published: bool
+    checks_passed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+    step_failures: list[str] = field(default_factory=list)
+    quarantined: int = 0
+
+
+def summarize(result: Any) -> RunSummary:
+    """What a person needs from an in-process run: did it publish, and if not, why."""
+    from orchestration.assets.reporting import PUBLISH_KEY
+
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    summary = RunSummary(success=result.success, published=PUBLISH_KEY in materialized)
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        (summary.checks_passed if evaluation.passed else summary.checks_failed).append(name)
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            message = (error.message if error else "failed").strip().splitlines()[0]
+            summary.step_failures.append(f"{event.step_key}: {message}")
+        if event.is_step_materialization:
+            metadata = event.event_specific_data.materialization.metadata
+            if "rows_quarantined" in metadata:
+                summary.quarantined += metadata["rows_quarantined"].value
+    return summary
+
+
+def _mart_rows(settings: Settings) -> dict[str, int]:
+    if not settings.reporting_path.exists():
+        return {}
+    con = duckdb.connect(str(settings.reporting_path), read_only=True)
+    try:
+        tables = [
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
+                "ORDER BY table_name"
+            ).fetchall()
+        ]
+        return {t: con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+def execute_pipeline(settings: Settings, dates: list[date]) -> Any:
+    """One Dagster run of the pipeline job over `dates`, on the persistent instance."""
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from orchestration.definitions import PIPELINE_JOB, build_definitions
+    from orchestration.instance import get_instance
+
+    instance = get_instance(settings)
+    job = build_definitions(settings).resolve_job_def(PIPELINE_JOB)
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: dates[0].isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: dates[-1].isoformat(),
+        "xmo/launched_by": "xmo run",
+    }
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    dates = _run_dates(args, settings)
+    print(
+        f"Running {len(dates)} partition(s) {dates[0]} .. {dates[-1]} "
+        f"(data dir {settings.data_dir})"
+    )
+    result = execute_pipeline(settings, dates)
+    summary = summarize(result)
+    print()
+    print(f"Run {result.run_id}: {'succeeded' if summary.success else 'FAILED'}")
+    if summary.quarantined:
+        print(f"Quarantined rows: {summary.quarantined:,} (see raw.quarantine_* in the warehouse)")
+    print(f"Checks passed: {len(summary.checks_passed)}, failed: {len(summary.checks_failed)}")
+    for name in summary.checks_failed:
+        print(f"  FAILED check {name}")
+    for failure in summary.step_failures:
+        print(f"  FAILED step {failure}")
+    if summary.published:
+        print("Published marts (rows):")
+        for mart, rows in _mart_rows(settings).items():
+            print(f"  marts.{mart:<30} {rows:>10,}")
+    else:
+        print("Nothing was published: the reporting database keeps its previous version.")
+    print(f"Warehouse:  {settings.warehouse_path}")
+    print(f"Reporting:  {settings.reporting_path}")
+    print(f"Parquet:    {settings.reporting_parquet_dir}")
+    print(f"Dagster UI: make dev (DAGSTER_HOME={settings.dagster_home})")
+    return EXIT_OK if summary.success and summary.published else EXIT_RUN_FAILED
+
+
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestration.instance import ensure_dagster_home
+
+    env = {**os.environ, "DAGSTER_HOME": str(ensure_dagster_home(settings))}
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        os.environ.get("XMO_UI_PORT", "3000"),
+    ]
+    os.chdir(PROJECT_ROOT)
+    os.execve(command[0], command, env)
+    return EXIT_OK  # not reached: execve replaces this process
+
+
+COMMANDS = {"generate": cmd_generate, "run": cmd_run, "dev": cmd_dev}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "generate":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Runs log through Dagster's console logger (dagster.yaml manages ingestion and quality).
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    try:
+        return COMMANDS[args.command](args, Settings.from_env())
+    except UsageError as exc:
+        print(f"xmo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

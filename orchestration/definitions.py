@@ -1,0 +1,45 @@
+"""The one Definitions of the XMO pipeline; workspace.yaml and `xmo` both load it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
+from orchestration.assets.ingestion import build_raw_assets
+from orchestration.assets.reporting import build_publish_asset
+from orchestration.checks import build_gx_checks
+from orchestration.partitions import daily_partitions
+from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
+from orchestration.settings import Settings
+
+PIPELINE_JOB = "xmo_pipeline"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    settings.export_dbt_environment()
+    project = dbt_project()
+    partitions = daily_partitions(settings)
+    raw_assets = build_raw_assets(partitions)
+    dbt_models = build_dbt_assets(project)
+    publish = build_publish_asset(published_mart_keys(project))
+    pipeline = dg.define_asset_job(
+        PIPELINE_JOB,
+        selection=dg.AssetSelection.all(include_sources=False),
+        partitions_def=partitions,
+        description=(
+            "Load the selected extract dates, rebuild the dbt models, run every gate and "
+            "publish the marts when all blocking checks pass."
+        ),
+    )
+    return dg.Definitions(
+        assets=[*raw_assets, dbt_models, publish],
+        asset_checks=build_gx_checks(),
+        jobs=[pipeline],
+        resources={
+            "xmo": XmoDataDir(data_dir=str(settings.data_dir)),
+            "dbt": dbt_resource(project),
+        },
+    )
+
+
+defs = build_definitions(Settings.from_env())

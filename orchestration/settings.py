@@ -1,0 +1,104 @@
+"""The one place the environment is read. Every path and option has a default that works."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PROJECT_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one XMO data directory (DESIGN §2 paths)."""
+
+    data_dir: Path
+    partitions_start: date
+    pseudonym_salt: str
+    dbt_target: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("XMO_DATA_DIR") or PROJECT_ROOT / "data").expanduser()
+        if not data_dir.is_absolute():
+            data_dir = Path.cwd() / data_dir
+        return cls(
+            data_dir=data_dir.resolve(),
+            # The first day a daily partition can exist; older extracts need an earlier start.
+            partitions_start=date.fromisoformat(env.get("XMO_PARTITIONS_START", "2024-01-01")),
+            pseudonym_salt=env.get("XMO_PSEUDONYM_SALT", "xmo-demo-salt"),
+            dbt_target=env.get("XMO_DBT_TARGET", "duckdb"),
+        )
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def reference_dir(self) -> Path:
+        """Organisation reference data that overrides the project's seeds, when present."""
+        return self.data_dir / "reference"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "xmo.duckdb"
+
+    @property
+    def reporting_path(self) -> Path:
+        return self.data_dir / "reporting" / "xmo_reporting.duckdb"
+
+    @property
+    def reporting_parquet_dir(self) -> Path:
+        return self.data_dir / "reporting" / "parquet"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def staged_seeds_dir(self) -> Path:
+        """Where the effective seed folder for this data dir is assembled, inside dbt's target.
+
+        dbt writes each seed's compiled SQL to target/run/<project>/<seed path>; a seed path
+        outside the project would make that the seed file itself, so seeds must stay inside.
+        """
+        key = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return DBT_PROJECT_DIR / "target" / "xmo_reference" / key
+
+    def dbt_environment(self) -> dict[str, str]:
+        """Variables profiles.yml and dbt_project.yml read."""
+        return {
+            "XMO_WAREHOUSE_PATH": str(self.warehouse_path),
+            "XMO_PSEUDONYM_SALT": self.pseudonym_salt,
+            "XMO_DBT_TARGET": self.dbt_target,
+            "XMO_REFERENCE_DIR": str(self.staged_seeds_dir.relative_to(DBT_PROJECT_DIR)),
+        }
+
+    def export_dbt_environment(self) -> None:
+        """dbt runs as a subprocess that inherits this process's environment."""
+        os.environ.update(self.dbt_environment())
+
+
+def stage_reference_seeds(settings: Settings) -> Path:
+    """Assemble the seed folder dbt reads: the project's seeds, overlaid by the data dir's."""
+    target = settings.staged_seeds_dir
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for source_dir in (PROJECT_SEEDS_DIR, settings.reference_dir):
+        if source_dir.is_dir():
+            for csv_file in sorted(source_dir.glob("*.csv")):
+                shutil.copyfile(csv_file, target / csv_file.name)
+    return target
