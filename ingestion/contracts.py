@@ -155,10 +155,13 @@ def validation_select_sql(contract: Contract, staged_table: str) -> str:
         for rule in contract.row_rules
     )
     key_sql = ", ".join(_text(k) for k in contract.unique_key)
+    key_present = " AND ".join(f"{_text(k)} IS NOT NULL" for k in contract.unique_key)
     key_label = ", ".join(contract.unique_key)
+    # A missing key is reported as missing, not as a duplicate of other missing keys.
     reason_exprs.append(
-        f"CASE WHEN row_number() OVER (PARTITION BY {key_sql} ORDER BY _source_file, _source_line)"
-        f" > 1 THEN {_literal(f'duplicate {key_label} in this extract')} END"
+        f"CASE WHEN {key_present} AND row_number() OVER (PARTITION BY {key_sql} "
+        f"ORDER BY _source_file, _source_line) > 1 "
+        f"THEN {_literal(f'duplicate {key_label} in this extract')} END"
     )
     reasons = ",\n        ".join(reason_exprs)
     return (

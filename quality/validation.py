@@ -72,10 +72,9 @@ def validate_dataframe(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> Valid
     for item in result.results:
         config = item.expectation_config
         column = config.kwargs.get("column")
-        raised = (item.exception_info or {}).get("raised_exception", False)
-        if raised:
-            message = (item.exception_info or {}).get("exception_message") or "unknown error"
-            failures.append(FailedExpectation(config.type, column, None, [], str(message)))
+        error = _raised_error(item.exception_info)
+        if error is not None:
+            failures.append(FailedExpectation(config.type, column, None, [], error))
         elif not item.success:
             details = item.result or {}
             sample = [_plain(v) for v in (details.get("partial_unexpected_list") or [])][
@@ -93,6 +92,22 @@ def validate_dataframe(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> Valid
         len(failures),
     )
     return outcome
+
+
+def _raised_error(info: Any) -> str | None:
+    """The error an expectation raised, if any.
+
+    GX reports it either flat ({"raised_exception": True, ...}) or, when metrics failed, as one
+    such dict per metric; both shapes must count as a failure.
+    """
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "unknown error")
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return str(nested.get("exception_message") or "unknown error")
+    return None
 
 
 def _plain(value: Any) -> Any:

@@ -14,31 +14,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-Defect = tuple[str, Callable[[dict, dict | None], None]]
+# (name, apply): apply corrupts a row and says whether it could (a duplicate needs a previous row)
+Defect = tuple[str, Callable[[dict, dict | None], bool]]
 
 
-def _set(key: str, value: str) -> Callable[[dict, dict | None], None]:
-    def apply(row: dict, previous: dict | None) -> None:
+def _set(key: str, value: str) -> Callable[[dict, dict | None], bool]:
+    def apply(row: dict, previous: dict | None) -> bool:
         row[key] = value
+        return True
 
     return apply
 
 
-def _duplicate_key(key: str) -> Callable[[dict, dict | None], None]:
-    def apply(row: dict, previous: dict | None) -> None:
-        if previous is not None:
-            row[key] = previous[key]
+def _duplicate_key(key: str) -> Callable[[dict, dict | None], bool]:
+    def apply(row: dict, previous: dict | None) -> bool:
+        if previous is None:
+            return False
+        row[key] = previous[key]
+        return True
 
     return apply
 
 
-def _resolved_before_opened(row: dict, previous: dict | None) -> None:
+def _resolved_before_opened(row: dict, previous: dict | None) -> bool:
     row["resolved_at"] = "2000-01-01 00:00:00"
+    return True
 
 
-def _drop(key: str) -> Callable[[dict, dict | None], None]:
-    def apply(row: dict, previous: dict | None) -> None:
+def _drop(key: str) -> Callable[[dict, dict | None], bool]:
+    def apply(row: dict, previous: dict | None) -> bool:
         row.pop(key, None)
+        return True
 
     return apply
 
@@ -81,10 +87,12 @@ def _corrupt_rows(
     turn: list[int],
 ) -> None:
     for i in _pick(rng, len(rows), fraction):
-        name, apply = defects[turn[0] % len(defects)]
-        turn[0] += 1
-        apply(rows[i], rows[i - 1] if i > 0 else None)
-        counter[f"{source}: {name}"] += 1
+        for _ in range(len(defects)):
+            name, apply = defects[turn[0] % len(defects)]
+            turn[0] += 1
+            if apply(rows[i], rows[i - 1] if i > 0 else None):
+                counter[f"{source}: {name}"] += 1
+                break
 
 
 def corrupt_landing(

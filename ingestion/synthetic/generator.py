@@ -406,12 +406,19 @@ _PRIORITY_LABELS = {
 }
 
 
+_SERVICE_POSITION = {s.service_id: i for i, s in enumerate(org.SERVICES)}
+
+
+def _service_positions(service_ids: pd.Series) -> np.ndarray:
+    """Index of each service in org.SERVICES (integer-typed even for no rows)."""
+    return service_ids.map(_SERVICE_POSITION).to_numpy(dtype=np.int64)
+
+
 def _unhappy_probability(
     t: pd.DataFrame, days: list[date], chat_progress: np.ndarray
 ) -> np.ndarray:
     penalty = np.array([s.happiness_penalty for s in org.SERVICES])
-    service_pos = {s.service_id: i for i, s in enumerate(org.SERVICES)}
-    p = 0.07 + penalty[t["service_id"].map(service_pos).to_numpy()]
+    p = 0.07 + penalty[_service_positions(t["service_id"])]
     p += 0.05 * t["reassignment_count"].to_numpy()
     p += 0.10 * (~t["made_sla"].to_numpy())
     p += 0.25 * (t["reopen_count"].to_numpy() > 0)
@@ -442,8 +449,7 @@ def _ticket_responses(
     done = t[~t["canceled"]].reset_index(drop=True)
     # Response rate varies by service within 15-30 % around the configured mean.
     rate = config.response_rate * rng.uniform(0.75, 1.3, len(org.SERVICES))
-    service_pos = {s.service_id: i for i, s in enumerate(org.SERVICES)}
-    answered = rng.random(len(done)) < rate[done["service_id"].map(service_pos).to_numpy()]
+    answered = rng.random(len(done)) < rate[_service_positions(done["service_id"])]
     done = done[answered].reset_index(drop=True)
     responded_s = done["resolved_s"].to_numpy() + rng.exponential(8 * 3600, len(done)).astype(
         np.int64

@@ -1,0 +1,236 @@
+"""The whole Dagster job in-process on a temporary data dir: landing files to published marts.
+
+A small synthetic organisation fills the weeks before; one week after it holds only a
+hand-written extract for the Printing service, whose numbers are computed by hand below.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.synthetic.generator import GeneratorConfig, generate
+from orchestration.cli import execute_pipeline, summarize
+from orchestration.settings import PROJECT_SEEDS_DIR, Settings
+
+pytestmark = pytest.mark.integration
+
+SYNTHETIC = GeneratorConfig(employees=300, days=28, start=date(2026, 6, 1), seed=5)
+HAND_WEEK = date(2026, 6, 29)  # Monday after the synthetic timeline (which ends 2026-06-28)
+HAND_DAY = date(2026, 6, 30)
+
+# Six Printing tickets resolved on Tuesday 2026-06-30, with the survey answers given that day.
+#            number      opened               resolved             sla     reopens  rating lost
+HAND_TICKETS = [
+    ("INC9000001", "2026-06-29 09:00:00", "2026-06-30 09:00:00", "true", "0", "10", "5"),
+    ("INC9000002", "2026-06-29 10:00:00", "2026-06-30 08:00:00", "true", "0", "9", ""),
+    ("INC9000003", "2026-06-30 06:00:00", "2026-06-30 08:00:00", "true", "0", "9", "15"),
+    ("INC9000004", "2026-06-29 12:00:00", "2026-06-30 12:00:00", "false", "1", "7", "40"),
+    ("INC9000005", "2026-06-28 12:00:00", "2026-06-30 12:00:00", "true", "0", "6", "120"),
+    ("INC9000006", "2026-06-30 10:00:00", "2026-06-30 11:00:00", "true", "0", "0", "300"),
+]
+# By hand: promoters (9-10) = 3, detractors (0-6) = 2, responses = 6 -> 100 * (3 - 2) / 6.
+EXPECTED_HAPPINESS = 100 * (3 - 2) / 6
+# Lost time over the 5 answers that report it: (5 + 15 + 40 + 120 + 300) / 5 = 96 minutes.
+EXPECTED_AVG_LOST = 96.0
+EXPECTED_TOTAL_LOST_HOURS = 480 / 60
+# Resolution hours: 24, 22, 2, 24, 48, 1 -> sorted 1, 2, 22, 24, 24, 48 -> median 23.
+EXPECTED_MTTR = 23.0
+
+
+def write_hand_extract(landing: Path) -> None:
+    itsm = landing / "itsm" / HAND_DAY.isoformat()
+    itsm.mkdir(parents=True)
+    records = [
+        {
+            "sys_id": f"hand{i}",
+            "number": number,
+            "sys_class_name": "incident",
+            "opened_at": opened,
+            "resolved_at": resolved,
+            "closed_at": "",
+            "sys_updated_on": resolved,
+            "state": "6",
+            "priority": "3",
+            "contact_type": "phone",
+            "business_service": {"value": "abc123", "display_value": "Printing"},
+            "caller_id": {"value": f"E{i:06d}", "display_value": "Someone"},
+            "reassignment_count": "0",
+            "reopen_count": reopens,
+            "made_sla": sla,
+        }
+        for i, (number, opened, resolved, sla, reopens, _, _) in enumerate(HAND_TICKETS, start=1)
+    ]
+    (itsm / "incident.json").write_text(json.dumps({"result": records}))
+    survey = landing / "survey" / HAND_DAY.isoformat()
+    survey.mkdir(parents=True)
+    with (survey / "responses.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "response_id",
+                "survey_type",
+                "ticket_number",
+                "topic",
+                "responded_at",
+                "respondent_id",
+                "happiness",
+                "lost_time_minutes",
+                "factors",
+                "comment",
+                "language",
+            ]
+        )
+        for i, (number, *_, rating, lost) in enumerate(HAND_TICKETS, start=1):
+            writer.writerow(
+                [
+                    f"HAND{i}",
+                    "ticket",
+                    number,
+                    "",
+                    "2026-06-30T15:00:00Z",
+                    f"E{i:06d}",
+                    rating,
+                    lost,
+                    "speed_of_service",
+                    "Thanks Anna",
+                    "en",
+                ]
+            )
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("xmo") / "data"
+    settings = Settings.from_env({"XMO_DATA_DIR": str(data_dir)})
+    generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, SYNTHETIC)
+    write_hand_extract(settings.landing_dir)
+    dates = [
+        date.fromordinal(d) for d in range(SYNTHETIC.start.toordinal(), HAND_DAY.toordinal() + 1)
+    ]
+    result = execute_pipeline(settings, dates)
+    return settings, result, summarize(result)
+
+
+def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
+    settings, result, summary = pipeline_run
+    assert result.success, summary.step_failures
+    assert summary.published
+    assert summary.checks_failed == []
+    assert any(
+        name.endswith("service_experience_weekly_meets_gx_suite") for name in summary.checks_passed
+    )
+    tables = query(
+        settings.reporting_path,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
+    )
+    assert tables == [("dim_service",), ("fct_ticket_experience",), ("service_experience_weekly",)]
+    for (table,) in tables:
+        assert (settings.reporting_parquet_dir / f"{table}.parquet").exists()
+
+
+def test_the_hand_computed_week_is_published_exactly(pipeline_run):
+    settings, _, _ = pipeline_run
+    row = query(
+        settings.reporting_path,
+        "SELECT responses, happiness_score, avg_lost_time_minutes, total_lost_hours, "
+        "tickets_resolved, response_rate, mttr_hours, sla_attainment, reopen_rate, low_sample "
+        "FROM marts.service_experience_weekly WHERE service_id = 'SVC06' AND week_start = ?",
+        [HAND_WEEK],
+    )
+    assert row == [
+        (
+            6,
+            pytest.approx(EXPECTED_HAPPINESS),
+            EXPECTED_AVG_LOST,
+            EXPECTED_TOTAL_LOST_HOURS,
+            6,
+            1.0,
+            EXPECTED_MTTR,
+            pytest.approx(5 / 6),
+            pytest.approx(1 / 6),
+            False,
+        )
+    ]
+
+
+def test_every_resolved_ticket_is_published_once_with_its_service(pipeline_run):
+    settings, _, _ = pipeline_run
+    staged = query(
+        settings.warehouse_path,
+        "SELECT count(*) FROM intermediate.int_tickets_mapped_to_services "
+        "WHERE resolved_at IS NOT NULL",
+    )
+    published = query(
+        settings.reporting_path,
+        "SELECT count(*), count(DISTINCT ticket_number) FROM marts.fct_ticket_experience",
+    )
+    assert published[0] == (staged[0][0], staged[0][0])
+    weekly_total = query(
+        settings.reporting_path, "SELECT sum(tickets_resolved) FROM marts.service_experience_weekly"
+    )
+    assert weekly_total == staged
+    # The synthetic organisation has a business service the catalog does not know.
+    assert query(
+        settings.reporting_path,
+        "SELECT count(*) > 0 FROM marts.fct_ticket_experience WHERE service_id = 'unmapped'",
+    ) == [(True,)]
+
+
+def test_no_employee_id_or_comment_reaches_the_published_marts(pipeline_run):
+    settings, _, _ = pipeline_run
+    con = duckdb.connect(str(settings.reporting_path), read_only=True)
+    try:
+        text = " ".join(
+            str(value)
+            for (table,) in con.execute(
+                "SELECT table_name FROM information_schema.tables"
+            ).fetchall()
+            for row in con.execute(f"SELECT * FROM marts.{table}").fetchall()
+            for value in row
+        )
+    finally:
+        con.close()
+    assert "E000001" not in text
+    assert "Thanks Anna" not in text
+
+
+def test_a_failing_gate_blocks_publication_and_names_the_check(pipeline_run):
+    settings, _, _ = pipeline_run
+    before = query(
+        settings.reporting_path,
+        "SELECT count(*), sum(responses) FROM marts.service_experience_weekly",
+    )
+    # A survey tool that sends one ticket's answer three times under new ids yields a response
+    # rate above 1 for that week: the GX range expectation must stop the publish.
+    survey = settings.landing_dir / "survey" / HAND_DAY.isoformat() / "resent.csv"
+    survey.write_text(
+        "response_id,survey_type,ticket_number,responded_at,respondent_id,happiness\n"
+        + "".join(
+            f"RESENT{i},ticket,INC9000006,2026-06-30T16:00:00Z,E000006,0\n" for i in range(12)
+        )
+    )
+
+    result = execute_pipeline(settings, [HAND_DAY])
+    summary = summarize(result)
+
+    assert not summary.published
+    assert any("service_experience_weekly_meets_gx_suite" in name for name in summary.checks_failed)
+    after = query(
+        settings.reporting_path,
+        "SELECT count(*), sum(responses) FROM marts.service_experience_weekly",
+    )
+    assert after == before

@@ -1,0 +1,119 @@
+"""The synthetic organisation: deterministic, dated to end yesterday, loadable as it is."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingestion.loader import extract_dates, load_partitions
+from ingestion.sources import SOURCES
+from ingestion.synthetic.generator import GeneratorConfig, generate
+from orchestration.settings import PROJECT_SEEDS_DIR
+
+SMALL = GeneratorConfig(employees=150, days=21, start=date(2026, 2, 2), seed=11)
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _generate(root: Path, config: GeneratorConfig = SMALL):
+    return generate(root / "landing", root / "reference", PROJECT_SEEDS_DIR, config)
+
+
+def test_the_same_seed_writes_the_same_files(tmp_path):
+    _generate(tmp_path / "a")
+    _generate(tmp_path / "b")
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+
+
+def test_another_seed_writes_other_data(tmp_path):
+    _generate(tmp_path / "a")
+    _generate(
+        tmp_path / "b", GeneratorConfig(employees=150, days=21, start=date(2026, 2, 2), seed=12)
+    )
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "b")
+
+
+def test_by_default_the_timeline_ends_yesterday():
+    first, last = GeneratorConfig(days=10).timeline()
+    assert last == datetime.now(UTC).date() - timedelta(days=1)
+    assert (last - first).days == 9
+
+
+def test_every_source_lands_in_dated_extract_folders_that_load_cleanly(tmp_path):
+    summary = _generate(tmp_path)
+    landing = tmp_path / "landing"
+    assert extract_dates(landing) == [SMALL.start + timedelta(days=i) for i in range(SMALL.days)]
+    for source in SOURCES.values():
+        loads = list(
+            load_partitions(tmp_path / "wh.duckdb", landing, source, extract_dates(landing))
+        )
+        assert sum(load.rows_read for load in loads) == summary.rows[source.name]
+        assert sum(load.quarantined for load in loads) == 0, source.name
+
+
+def test_services_join_the_scope_on_different_dates_within_a_long_timeline(tmp_path):
+    config = GeneratorConfig(employees=50, days=200, start=date(2026, 1, 5), seed=1)
+    generate(tmp_path / "landing", tmp_path / "reference", PROJECT_SEEDS_DIR, config)
+    catalog = pd.read_csv(
+        tmp_path / "reference" / "service_catalog.csv", parse_dates=["xm_scope_start"]
+    )
+    starts = sorted(catalog["xm_scope_start"].dt.date.unique())
+    assert len(starts) >= 3
+    # The pilot starts after a full 12-week baseline window, on a Monday.
+    assert starts[0] >= config.start + timedelta(weeks=12)
+    assert all(d.weekday() == 0 for d in starts)
+    assert starts[-1] <= config.start + timedelta(days=config.days)
+
+
+def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
+    # A high fraction, so the few survey rows of a small organisation cycle through every defect.
+    config = GeneratorConfig(employees=400, days=21, start=date(2026, 2, 2), seed=11, bad_rows=0.3)
+    summary = _generate(tmp_path, config)
+    landing = tmp_path / "landing"
+    reasons: set[str] = set()
+    quarantined = 0
+    for name in ("survey", "itsm", "directory"):
+        for load in load_partitions(
+            tmp_path / "wh.duckdb", landing, SOURCES[name], extract_dates(landing)
+        ):
+            quarantined += load.quarantined
+            reasons.update(load.quarantine_reasons)
+    assert quarantined == sum(summary.bad_rows.values())
+    joined = " | ".join(reasons)
+    for expected in (
+        "happiness above 10",
+        "respondent_id is missing",
+        "responded_at is not a valid timestamp",
+        "survey_type has unknown value",
+        "more than a day in the future",
+        "lost_time_minutes below 0",
+        "happiness is not a valid integer",
+        "duplicate response_id",
+        "priority has unknown value",
+        "opened_at is not a valid timestamp",
+        "resolved_at before opened_at",
+        "number is missing",
+        "sys_class_name has unknown value",
+        "reassignment_count below 0",
+        "vip is not a valid boolean",
+        "employee_id is missing",
+    ):
+        assert expected in joined
+
+
+@pytest.mark.parametrize("fraction", [0.0])
+def test_without_bad_rows_nothing_is_corrupted(tmp_path, fraction):
+    summary = _generate(
+        tmp_path, GeneratorConfig(employees=80, days=7, start=date(2026, 2, 2), bad_rows=fraction)
+    )
+    assert dict(summary.bad_rows) == {}

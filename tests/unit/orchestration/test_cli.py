@@ -1,0 +1,55 @@
+"""`xmo` answers a user's mistake with one clear line and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from orchestration.cli import EXIT_USAGE, main
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("XMO_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def test_run_all_without_landing_data_explains_what_to_do(data_dir, capsys):
+    assert main(["run", "--all"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "no extract folders" in error and "xmo generate" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--from", "2026-03-10", "--to", "2026-03-01"], "is before --from"),
+        (["run", "--from", "2026-03-10"], "--from needs --to"),
+        (["run", "--partition", "2019-01-01"], "before the first partition"),
+        (["run", "--partition", datetime.now(UTC).date().isoformat()], "not a complete day yet"),
+    ],
+)
+def test_run_rejects_impossible_date_ranges(data_dir, capsys, args, message):
+    assert main(args) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_a_malformed_date_is_an_argument_error(data_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--partition", "10/03/2026"])
+    assert exit_info.value.code == 2
+    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_generate_writes_landing_and_reference_data(data_dir, capsys):
+    assert main(["generate", "--employees", "40", "--days", "3", "--start", "2026-03-02"]) == 0
+    assert sorted(p.name for p in (data_dir / "landing").iterdir()) == [
+        "device",
+        "directory",
+        "itsm",
+        "survey",
+    ]
+    assert (data_dir / "reference" / "service_catalog.csv").exists()
+    assert "2026-03-02 to 2026-03-04" in capsys.readouterr().out

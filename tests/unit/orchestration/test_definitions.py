@@ -1,0 +1,89 @@
+"""A snapshot of the asset graph, so that changes to it are reviewed, not accidental."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import PIPELINE_JOB, build_definitions
+
+
+@pytest.fixture(scope="module")
+def graph():
+    from orchestration.settings import Settings
+
+    defs = build_definitions(Settings.from_env({"XMO_DATA_DIR": "/tmp/xmo-definitions-test"}))
+    return defs, defs.resolve_asset_graph()
+
+
+def test_asset_keys_and_groups(graph):
+    _, asset_graph = graph
+    groups = {
+        key.to_user_string(): asset_graph.get(key).group_name
+        for key in asset_graph.get_all_asset_keys()
+        if asset_graph.get(key).is_materializable
+    }
+    assert groups == {
+        "raw/survey_responses": "ingestion",
+        "raw/itsm_tickets": "ingestion",
+        "raw/directory_employees": "ingestion",
+        "raw/device_snapshots": "ingestion",
+        "reference/service_catalog": "reference",
+        "reference/business_service_mapping": "reference",
+        "reference/channel_mapping": "reference",
+        "reference/survey_factors": "reference",
+        "staging/stg_survey__responses": "staging",
+        "staging/stg_itsm__tickets": "staging",
+        "staging/stg_directory__employees": "staging",
+        "staging/stg_device__snapshots": "staging",
+        "intermediate/int_tickets_mapped_to_services": "intermediate",
+        "intermediate/int_survey_responses_joined_to_tickets": "intermediate",
+        "marts/dim_service": "marts",
+        "marts/fct_ticket_experience": "marts",
+        "marts/service_experience_weekly": "marts",
+        "reporting/xmo_reporting": "reporting",
+    }
+
+
+def test_lineage_runs_from_raw_through_dbt_to_publication(graph):
+    _, asset_graph = graph
+    upstream = asset_graph.get(dg.AssetKey(["staging", "stg_itsm__tickets"])).parent_keys
+    assert dg.AssetKey(["raw", "itsm_tickets"]) in upstream
+    published_from = asset_graph.get(dg.AssetKey(["reporting", "xmo_reporting"])).parent_keys
+    assert published_from == {
+        dg.AssetKey(["marts", "dim_service"]),
+        dg.AssetKey(["marts", "fct_ticket_experience"]),
+        dg.AssetKey(["marts", "service_experience_weekly"]),
+    }
+
+
+def test_the_gx_gate_is_a_blocking_check_on_the_weekly_mart(graph):
+    _, asset_graph = graph
+    gx_checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in asset_graph.asset_check_keys
+        if key.name.endswith("_meets_gx_suite")
+    }
+    assert gx_checks == {
+        ("marts/service_experience_weekly", "service_experience_weekly_meets_gx_suite")
+    }
+    spec = asset_graph.get_check_spec(
+        dg.AssetCheckKey(
+            dg.AssetKey(["marts", "service_experience_weekly"]),
+            "service_experience_weekly_meets_gx_suite",
+        )
+    )
+    assert spec.blocking
+
+
+def test_dbt_tests_are_asset_checks_too(graph):
+    _, asset_graph = graph
+    names = {key.name for key in asset_graph.asset_check_keys}
+    assert "unique_fct_ticket_experience_ticket_number" in names
+    assert "not_null_service_experience_weekly_service_id" in names
+
+
+def test_the_pipeline_job_is_daily_partitioned(graph):
+    defs, _ = graph
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)

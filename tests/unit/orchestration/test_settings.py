@@ -1,0 +1,47 @@
+"""Configuration defaults that work, and the reference-data overlay dbt reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, stage_reference_seeds
+
+
+def test_defaults_put_everything_under_the_project_data_dir():
+    settings = Settings.from_env({})
+    assert settings.data_dir == PROJECT_ROOT / "data"
+    assert settings.warehouse_path == PROJECT_ROOT / "data" / "warehouse" / "xmo.duckdb"
+    assert settings.reporting_path == PROJECT_ROOT / "data" / "reporting" / "xmo_reporting.duckdb"
+    assert settings.dagster_home == PROJECT_ROOT / "data" / "dagster_home"
+
+
+def test_a_relative_data_dir_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"XMO_DATA_DIR": "exports"}).data_dir == tmp_path / "exports"
+
+
+def test_dbt_reads_the_warehouse_and_a_seed_folder_inside_its_project(settings):
+    env = settings.dbt_environment()
+    assert env["XMO_WAREHOUSE_PATH"] == str(settings.warehouse_path)
+    # Relative and inside dbt_project: dbt writes compiled seeds to target/run/<seed path>,
+    # which for a path outside the project would overwrite the seed file itself.
+    reference = Path(env["XMO_REFERENCE_DIR"])
+    assert not reference.is_absolute()
+    assert (DBT_PROJECT_DIR / reference).resolve().is_relative_to(DBT_PROJECT_DIR / "target")
+
+
+def test_the_data_dirs_reference_files_override_the_project_seeds(settings):
+    settings.reference_dir.mkdir(parents=True)
+    (settings.reference_dir / "service_catalog.csv").write_text(
+        "service_id,service_name,service_owner,xm_scope_start\nS1,Only,Me,2026-01-05\n"
+    )
+    staged = stage_reference_seeds(settings)
+    assert (staged / "service_catalog.csv").read_text().endswith("S1,Only,Me,2026-01-05\n")
+    # Files the data dir does not provide come from the project's seeds.
+    assert (staged / "channel_mapping.csv").read_text().startswith("contact_type,channel")
+
+
+def test_two_data_dirs_stage_their_seeds_apart(tmp_path):
+    a = Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "a")})
+    b = Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "b")})
+    assert a.staged_seeds_dir != b.staged_seeds_dir

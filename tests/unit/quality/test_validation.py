@@ -1,0 +1,102 @@
+"""GX validation returns evidence, and a check that cannot run is never a pass."""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+import pandas as pd
+import pytest
+
+from quality.suites import SUITES
+from quality.validation import validate_dataframe
+
+WEEKLY = SUITES["marts.service_experience_weekly"]
+
+
+def weekly_frame(**overrides) -> pd.DataFrame:
+    row = {
+        "service_id": "SVC01",
+        "week_start": pd.Timestamp("2026-03-02"),
+        "responses": 6,
+        "happiness_score": 50.0,
+        "avg_lost_time_minutes": 30.0,
+        "total_lost_hours": 3.0,
+        "tickets_resolved": 20,
+        "response_rate": 0.3,
+        "mttr_hours": 12.0,
+        "sla_attainment": 0.9,
+        "reopen_rate": 0.05,
+        "low_sample": False,
+    }
+    second = {
+        **row,
+        "service_id": "SVC02",
+        "responses": 3,
+        "happiness_score": None,
+        "avg_lost_time_minutes": None,
+        "total_lost_hours": None,
+        "low_sample": True,
+    }
+    frame = pd.DataFrame([row, second])
+    for column, value in overrides.items():
+        frame.loc[0, column] = value
+    return frame
+
+
+def test_a_valid_weekly_mart_passes_every_expectation():
+    outcome = validate_dataframe(weekly_frame(), WEEKLY())
+    assert outcome.success
+    assert outcome.evaluated > 20
+    assert outcome.failures == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expectation"),
+    [
+        ("happiness_score", 150.0, "expect_column_values_to_be_between"),
+        ("response_rate", 1.5, "expect_column_values_to_be_between"),
+        ("mttr_hours", -1.0, "expect_column_values_to_be_between"),
+        ("service_id", None, "expect_column_values_to_not_be_null"),
+    ],
+)
+def test_a_bad_value_fails_with_its_expectation_and_a_sample(column, value, expectation):
+    outcome = validate_dataframe(weekly_frame(**{column: value}), WEEKLY())
+    assert not outcome.success
+    failed = [f for f in outcome.failures if f.column == column]
+    assert [f.expectation for f in failed] == [expectation]
+    if value is not None:
+        assert failed[0].sample == [value]
+        assert failed[0].unexpected_count == 1
+
+
+def test_a_low_sample_row_that_publishes_a_score_fails():
+    frame = weekly_frame()
+    frame.loc[1, "happiness_score"] = 100.0
+    outcome = validate_dataframe(frame, WEEKLY())
+    assert [f.expectation for f in outcome.failures] == ["expect_column_values_to_be_null"]
+
+
+def test_a_duplicate_key_fails():
+    frame = weekly_frame()
+    frame.loc[1, "service_id"] = "SVC01"
+    outcome = validate_dataframe(frame, WEEKLY())
+    assert "expect_compound_columns_to_be_unique" in [f.expectation for f in outcome.failures]
+
+
+def test_an_expectation_that_raises_is_reported_failed_with_its_error():
+    # Regression guard for GX paths that error instead of evaluating: a missing column makes
+    # the range expectation raise inside GX; that must surface as a failure, not a pass.
+    suite = gx.ExpectationSuite(
+        name="raises",
+        expectations=[gxe.ExpectColumnValuesToBeBetween(column="no_such_column", min_value=0)],
+    )
+    outcome = validate_dataframe(pd.DataFrame({"x": [1]}), suite)
+    assert not outcome.success
+    assert outcome.failures[0].error
+    assert "raised" in outcome.failures[0].describe()
+
+
+def test_an_empty_suite_is_not_a_pass():
+    outcome = validate_dataframe(pd.DataFrame({"x": [1]}), gx.ExpectationSuite(name="empty"))
+    assert outcome.evaluated == 0
+    assert not outcome.success
