@@ -189,7 +189,11 @@ def execute_pipeline(settings: Settings, dates: list[date]) -> Any:
         ASSET_PARTITION_RANGE_END_TAG: dates[-1].isoformat(),
         "xmo/launched_by": "xmo run",
     }
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    # INFO keeps the per-partition counts and dbt's progress, without Dagster's DEBUG events.
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    return job.execute_in_process(
+        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+    )
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
