@@ -18,6 +18,7 @@ from ingestion.contracts import (
     typed_insert_sql,
     validation_select_sql,
 )
+from ingestion.mapping import SourceMapping, mapping_for
 from ingestion.sources import SOURCES, Source
 from ingestion.warehouse import RAW_SCHEMA, connect
 
@@ -96,7 +97,11 @@ def ensure_raw_tables(warehouse_path: Path, sources: Iterable[Source] = SOURCES.
 
 
 def _load_one(
-    con: duckdb.DuckDBPyConnection, landing_dir: Path, source: Source, extract_date: date
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    source: Source,
+    extract_date: date,
+    mapping: SourceMapping,
 ) -> PartitionLoad:
     folder = landing_folder(landing_dir, source.name, extract_date)
     result = PartitionLoad(source=source.name, extract_date=extract_date, folder=str(folder))
@@ -110,7 +115,7 @@ def _load_one(
             )
         for path in source.files_in(folder):
             reader = source.readers[path.suffix.lower()]
-            reader(con, path, contract, _STAGED)
+            reader(con, path, contract, _STAGED, mapping)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS "
                 + validation_select_sql(contract, _STAGED),
@@ -146,7 +151,11 @@ def _load_one(
 
 
 def load_partitions(
-    warehouse_path: Path, landing_dir: Path, source: Source, dates: Iterable[date]
+    warehouse_path: Path,
+    landing_dir: Path,
+    source: Source,
+    dates: Iterable[date],
+    mappings_dir: Path | None = None,
 ) -> Iterator[PartitionLoad]:
     """Replace each partition of `source` with the contents of its landing folder, in order.
 
@@ -154,18 +163,25 @@ def load_partitions(
     is validated and inserted; if any file cannot be read, that transaction rolls back, the
     partition stays exactly as it was, and LandingFileError (naming the file) propagates.
     Partitions completed before the failure stay loaded, as a rerun would reload them anyway.
+    `mappings_dir` may hold a `<source>.yml` that replaces the project's export mapping.
     """
+    mapping = mapping_for(source.name, mappings_dir)
     con = connect(warehouse_path)
     try:
         _create_tables(con, [source])
         for extract_date in dates:
-            yield _load_one(con, landing_dir, source, extract_date)
+            yield _load_one(con, landing_dir, source, extract_date, mapping)
     finally:
         con.close()
 
 
 def load_partition(
-    warehouse_path: Path, landing_dir: Path, source: Source, extract_date: date
+    warehouse_path: Path,
+    landing_dir: Path,
+    source: Source,
+    extract_date: date,
+    mappings_dir: Path | None = None,
 ) -> PartitionLoad:
     """Replace one partition of `source`; see load_partitions."""
-    return next(iter(load_partitions(warehouse_path, landing_dir, source, [extract_date])))
+    loads = load_partitions(warehouse_path, landing_dir, source, [extract_date], mappings_dir)
+    return next(iter(loads))

@@ -7,6 +7,8 @@ as read, JSON), so the contract check and the quarantine are the same for every 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ import pyarrow as pa
 
 from ingestion.contracts import Contract, missing_required_columns
 from ingestion.errors import LandingFileError
+from ingestion.mapping import SourceMapping
+
+TIMESTAMP_FIELDS = ("opened_at", "resolved_at", "closed_at", "sys_updated_on")
 
 
 def _check_not_empty(path: Path) -> None:
@@ -23,15 +28,18 @@ def _check_not_empty(path: Path) -> None:
         raise LandingFileError(path, "the file is empty (0 bytes); expected at least a header")
 
 
-def _select_contract_columns(contract: Contract, columns: list[str], path: Path) -> str:
-    """Select list mapping the file's columns (case-insensitively) onto the contract's."""
-    missing = missing_required_columns(contract, columns)
+def _select_contract_columns(
+    contract: Contract, columns: list[str], path: Path, mapping: SourceMapping
+) -> str:
+    """Select list mapping the file's columns (renamed, case-insensitively) onto the contract's."""
+    renamed = [mapping.rename(c) for c in columns]
+    missing = missing_required_columns(contract, renamed)
     if missing:
         raise LandingFileError(
             path,
             f"required column(s) missing: {', '.join(missing)} (found: {', '.join(columns)})",
         )
-    by_lower = {c.strip().lower(): c for c in columns}
+    by_lower = {new.lower(): old for new, old in zip(renamed, columns, strict=True)}
     parts = []
     for name in contract.field_names():
         original = by_lower.get(name.lower())
@@ -49,12 +57,13 @@ def _stage_from(
     contract: Contract,
     staged_table: str,
     scan_sql: str,
+    mapping: SourceMapping,
     *,
     first_line: int,
 ) -> None:
     try:
         columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()]
-        select = _select_contract_columns(contract, columns, path)
+        select = _select_contract_columns(contract, columns, path, mapping)
         # Line numbers follow the file order, which DuckDB keeps (preserve_insertion_order).
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
@@ -76,22 +85,34 @@ def _sql_string(value: str) -> str:
 
 
 def stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    mapping: SourceMapping,
 ) -> None:
     """A UTF-8 CSV with a header row; every value is read as text and checked by the contract."""
     _check_not_empty(path)
-    scan = f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true)"
+    nulls = ", ".join(_sql_string(v) for v in mapping.null_values)
+    scan = (
+        f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
+        f"nullstr = [{nulls}])"
+    )
     # Line 1 is the header, so the first record is line 2.
-    _stage_from(con, path, contract, staged_table, scan, first_line=2)
+    _stage_from(con, path, contract, staged_table, scan, mapping, first_line=2)
 
 
 def stage_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    mapping: SourceMapping,
 ) -> None:
     """A Parquet file; its typed values are checked as text like any other format."""
     _check_not_empty(path)
     scan = f"read_parquet({_sql_string(str(path))})"
-    _stage_from(con, path, contract, staged_table, scan, first_line=1)
+    _stage_from(con, path, contract, staged_table, scan, mapping, first_line=1)
 
 
 # Reference fields whose human-readable name is what downstream models join on (the service
@@ -112,8 +133,40 @@ def _flatten_servicenow_value(field_name: str, value: Any) -> str | None:
     return str(value)
 
 
+def _stage_records(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    records: list[dict[str, str | None]],
+    lines: list[int],
+    raws: list[str],
+) -> None:
+    """Stage flattened text records (one dict per row, keyed by contract field)."""
+    table = pa.table(
+        {
+            **{
+                name: pa.array([r.get(name) for r in records], pa.string())
+                for name in contract.field_names()
+            },
+            "_source_file": pa.array([str(path)] * len(records), pa.string()),
+            "_source_line": pa.array(lines, pa.int64()),
+            "_raw_record": pa.array(raws, pa.string()),
+        }
+    )
+    con.register("_xmo_records", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged_table} AS SELECT * FROM _xmo_records")
+    finally:
+        con.unregister("_xmo_records")
+
+
 def stage_servicenow_json(
-    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, staged_table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    mapping: SourceMapping,
 ) -> None:
     """A ServiceNow Table API response, `{"result": [...]}`, with plain or reference fields.
 
@@ -134,34 +187,77 @@ def stage_servicenow_json(
     if not isinstance(document, dict) or not isinstance(document.get("result"), list):
         raise LandingFileError(path, 'expected a ServiceNow Table API object {"result": [...]}')
     records = document["result"]
-    names = contract.field_names()
-    columns: dict[str, list[str | None]] = {name: [] for name in names}
-    lines: list[int] = []
-    raws: list[str] = []
-    for index, record in enumerate(records, start=1):
-        lines.append(index)
-        raws.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
-        if not isinstance(record, dict):
-            record = {}
-        for name in names:
-            columns[name].append(_flatten_servicenow_value(name, record.get(name)))
     if records:
         seen = set().union(*(r.keys() for r in records if isinstance(r, dict)))
         missing = [c for c in contract.required_columns if c not in seen]
         if missing:
             raise LandingFileError(path, f"required field(s) missing in every record: {missing}")
-    table = pa.table(
-        {
-            **{name: pa.array(values, pa.string()) for name, values in columns.items()},
-            "_source_file": pa.array([str(path)] * len(records), pa.string()),
-            "_source_line": pa.array(lines, pa.int64()),
-            "_raw_record": pa.array(raws, pa.string()),
-        }
+    names = contract.field_names()
+    flattened = [
+        {n: _flatten_servicenow_value(n, r.get(n)) for n in names} if isinstance(r, dict) else {}
+        for r in records
+    ]
+    raws = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
+    _stage_records(
+        con, path, contract, staged_table, flattened, list(range(1, len(records) + 1)), raws
     )
-    con.register("_servicenow_records", table)
+
+
+def stage_servicenow_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    mapping: SourceMapping,
+) -> None:
+    """A ServiceNow list export (CSV) of incidents or requested items.
+
+    Headers are field labels (renamed by the mapping), values are display values ("2 - High",
+    "Resolved"), date-times are in the instance's format and the exporting user's time zone,
+    and "?" or empty means null. An audit/event-log export has one row per update of a ticket:
+    every row loads as a version, and staging keeps the latest by sys_updated_on. Exports without
+    a Sys ID column use the ticket number as its id.
+    """
+    _check_not_empty(path)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {staged_table} AS SELECT * FROM _servicenow_records"
+        text = path.read_bytes().decode("utf-8-sig")  # Excel-friendly exports carry a BOM
+    except UnicodeDecodeError as exc:
+        raise LandingFileError(
+            path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise LandingFileError(path, "has no header row") from None
+    except csv.Error as exc:
+        raise LandingFileError(path, f"is not valid CSV: {exc}") from None
+    fields = [mapping.rename(h) for h in header]
+    present = set(fields) | ({"sys_id"} if "number" in fields else set())
+    missing = [c for c in contract.required_columns if c not in present]
+    if missing:
+        raise LandingFileError(
+            path, f"required column(s) missing: {', '.join(missing)} (found: {', '.join(header)})"
         )
-    finally:
-        con.unregister("_servicenow_records")
+    records: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    raws: list[str] = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # trailing blank lines of hand-edited exports
+            raw = dict(zip(header, row, strict=False))
+            record: dict[str, str | None] = {}
+            for name, cell in zip(fields, row, strict=False):
+                value = mapping.normalise(name, cell)
+                if value is not None and name in TIMESTAMP_FIELDS:
+                    value = mapping.to_utc_text(value)
+                record[name] = value
+            if record.get("sys_id") is None:
+                record["sys_id"] = record.get("number")
+            records.append(record)
+            lines.append(reader.line_num)
+            raws.append(json.dumps(raw, ensure_ascii=False, sort_keys=True))
+    except csv.Error as exc:
+        raise LandingFileError(path, f"is not valid CSV at line {reader.line_num}: {exc}") from None
+    _stage_records(con, path, contract, staged_table, records, lines, raws)

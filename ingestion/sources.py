@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 
 from ingestion.contracts import Contract, Field, RowRule
-from ingestion.readers import stage_csv, stage_parquet, stage_servicenow_json
+from ingestion.mapping import SourceMapping
+from ingestion.readers import stage_csv, stage_parquet, stage_servicenow_csv, stage_servicenow_json
 
-StageFn = Callable[[duckdb.DuckDBPyConnection, Path, Contract, str], None]
+StageFn = Callable[[duckdb.DuckDBPyConnection, Path, Contract, str, SourceMapping], None]
 
 SURVEY = Contract(
     source="survey",
@@ -143,7 +144,7 @@ class Source:
 
 SOURCES: dict[str, Source] = {
     "survey": Source(SURVEY, {".csv": stage_csv}),
-    "itsm": Source(ITSM, {".json": stage_servicenow_json}),
+    "itsm": Source(ITSM, {".json": stage_servicenow_json, ".csv": stage_servicenow_csv}),
     "directory": Source(DIRECTORY, {".csv": stage_csv}),
     "device": Source(DEVICE, {".parquet": stage_parquet, ".csv": stage_csv}),
 }

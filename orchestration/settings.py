@@ -48,6 +48,11 @@ class Settings:
         return self.data_dir / "reference"
 
     @property
+    def mappings_dir(self) -> Path:
+        """Export mappings (<source>.yml) laid over ingestion/mappings/."""
+        return self.data_dir / "mappings"
+
+    @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse" / "xmo.duckdb"
 

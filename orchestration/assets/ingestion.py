@@ -1,13 +1,18 @@
 """Raw assets: one per landing source, daily-partitioned by extract date."""
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
 from ingestion.errors import LandingFileError
 from ingestion.loader import PartitionLoad, load_partitions
+from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
+
+
+FILES_SHOWN = 60
 
 
 def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
@@ -20,6 +25,13 @@ def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
         f"| {reason} | {count} |" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])
     )
     empty = [load.extract_date.isoformat() for load in loads if not load.files]
+    # Every file's own balance (read = loaded + quarantined); the latest files first, capped so
+    # a year-long backfill keeps its metadata readable (the totals above cover every file).
+    file_rows = "\n".join(
+        f"| {Path(f.file).parent.name}/{Path(f.file).name} | {f.rows_read} | {f.loaded} "
+        f"| {f.quarantined} |"
+        for f in files[::-1][:FILES_SHOWN]
+    )
     return {
         "dagster/row_count": dg.MetadataValue.int(sum(load.loaded for load in loads)),
         "partitions": dg.MetadataValue.int(len(loads)),
@@ -31,6 +43,11 @@ def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
             "| reason | rows |\n|---|---|\n" + reason_table if reasons else "none"
         ),
         "partitions_without_files": dg.MetadataValue.text(", ".join(empty) or "none"),
+        "files_read": dg.MetadataValue.md(
+            "| file | read | loaded | quarantined |\n|---|---|---|---|\n" + file_rows
+            if files
+            else "no files"
+        ),
     }
 
 
@@ -53,9 +70,12 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
     )
     def _raw_asset(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> dg.MaterializeResult:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
+        settings = xmo.settings
         loads: list[PartitionLoad] = []
         try:
-            for load in load_partitions(xmo.warehouse_path, xmo.landing_dir, source, dates):
+            for load in load_partitions(
+                settings.warehouse_path, settings.landing_dir, source, dates, settings.mappings_dir
+            ):
                 loads.append(load)
                 context.log.info(
                     f"{source.name} {load.extract_date}: {len(load.files)} files, "
@@ -66,6 +86,10 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
                 description=f"{source.name} extract not loaded, partition left unchanged: {exc}",
                 metadata={"file": exc.path, "problem": exc.problem},
                 allow_retries=False,
+            ) from None
+        except MappingError as exc:
+            raise dg.Failure(
+                description=f"{source.name} mapping: {exc}", allow_retries=False
             ) from None
         return dg.MaterializeResult(metadata=_metadata(loads))
 
