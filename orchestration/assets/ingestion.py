@@ -11,7 +11,6 @@ from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 
-
 FILES_SHOWN = 60
 
 

@@ -126,7 +126,7 @@ def test_an_export_without_the_required_columns_fails_naming_them(export_day):
 
 def test_an_unknown_setting_in_a_mapping_file_is_named(tmp_path):
     (tmp_path / "itsm.yml").write_text("datetime_fromat: dd-MM-yyyy\n")
-    with pytest.raises(MappingError, match="unknown setting.*datetime_fromat"):
+    with pytest.raises(MappingError, match=r"unknown setting.*datetime_fromat"):
         mapping_for("itsm", tmp_path)
 
 
