@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD")
     run.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
 
+    pull = sub.add_parser("pull", help="pull changed records from a source system into landing/")
+    pull.add_argument("system", choices=["servicenow"])
+    pull.add_argument(
+        "--since",
+        metavar="'YYYY-MM-DD HH:MM:SS'",
+        help="first pull only: start here instead of at the beginning (UTC)",
+    )
+
     sub.add_parser("dev", help="the Dagster UI on 127.0.0.1:3000 over the same definitions")
     return parser
 
@@ -226,6 +234,37 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if summary.success and summary.published else EXIT_RUN_FAILED
 
 
+def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    from ingestion.servicenow.client import Credentials, ServiceNowClient, ServiceNowError
+    from ingestion.servicenow.pull import pull_directory, pull_tickets
+
+    if not settings.servicenow_url:
+        raise UsageError("set XMO_SERVICENOW_URL (e.g. https://yourinstance.service-now.com)")
+    if args.since is not None:
+        try:
+            datetime.strptime(args.since, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            raise UsageError(
+                f"--since must look like '2026-01-31 00:00:00': {args.since!r}"
+            ) from None
+    try:
+        client = ServiceNowClient(settings.servicenow_url, Credentials.from_env())
+        tickets = pull_tickets(
+            client, settings.landing_dir, settings.servicenow_state_path, since=args.since
+        )
+        directory = pull_directory(
+            client, settings.landing_dir, datetime.now(UTC).date() - timedelta(days=1)
+        )
+    except ServiceNowError as exc:
+        print(f"xmo: ServiceNow pull stopped: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    for table, count in {**tickets.records, **directory.records}.items():
+        print(f"  {table:<12} {count:>8,} records")
+    print(f"Watermarks: {tickets.watermarks} ({settings.servicenow_state_path})")
+    print(f"Landing files written: {len(tickets.files) + len(directory.files)}")
+    return EXIT_OK
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -246,12 +285,12 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK  # not reached: execve replaces this process
 
 
-COMMANDS = {"generate": cmd_generate, "run": cmd_run, "dev": cmd_dev}
+COMMANDS = {"generate": cmd_generate, "run": cmd_run, "pull": cmd_pull, "dev": cmd_dev}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "generate":
+    if args.command in ("generate", "pull"):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Runs log through Dagster's console logger (dagster.yaml manages ingestion and quality).
     logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -7,12 +7,14 @@ import dagster as dg
 from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
 from orchestration.assets.ingestion import build_raw_assets
 from orchestration.assets.reporting import build_publish_asset
+from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
 from orchestration.checks import build_gx_checks
 from orchestration.partitions import daily_partitions
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
 from orchestration.settings import Settings
 
 PIPELINE_JOB = "xmo_pipeline"
+SERVICENOW_PULL_JOB = "servicenow_pull"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -24,17 +26,24 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     publish = build_publish_asset(published_mart_keys(project))
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        # The pull talks to a remote instance; it runs as its own job before the daily run.
+        selection=dg.AssetSelection.all(include_sources=False)
+        - dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
         partitions_def=partitions,
         description=(
             "Load the selected extract dates, rebuild the dbt models, run every gate and "
             "publish the marts when all blocking checks pass."
         ),
     )
+    pull = dg.define_asset_job(
+        SERVICENOW_PULL_JOB,
+        selection=dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
+        description="Pull changed tickets and the directory from ServiceNow into landing/.",
+    )
     return dg.Definitions(
-        assets=[*raw_assets, dbt_models, publish],
+        assets=[servicenow_pull, *raw_assets, dbt_models, publish],
         asset_checks=build_gx_checks(),
-        jobs=[pipeline],
+        jobs=[pipeline, pull],
         resources={
             "xmo": XmoDataDir(data_dir=str(settings.data_dir)),
             "dbt": dbt_resource(project),

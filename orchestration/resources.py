@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,10 @@ class XmoDataDir(dg.ConfigurableResource):
     @property
     def settings(self) -> Settings:
         return Settings.from_env({"XMO_DATA_DIR": self.data_dir})
+
+    def settings_from_environment(self) -> Settings:
+        """Settings of this data dir with the rest of the process environment (URLs, salt)."""
+        return Settings.from_env({**os.environ, "XMO_DATA_DIR": self.data_dir})
 
     @property
     def landing_dir(self) -> Path:

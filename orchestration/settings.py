@@ -23,6 +23,7 @@ class Settings:
     partitions_start: date
     pseudonym_salt: str
     dbt_target: str
+    servicenow_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -36,6 +37,9 @@ class Settings:
             partitions_start=date.fromisoformat(env.get("XMO_PARTITIONS_START", "2024-01-01")),
             pseudonym_salt=env.get("XMO_PSEUDONYM_SALT", "xmo-demo-salt"),
             dbt_target=env.get("XMO_DBT_TARGET", "duckdb"),
+            # Credentials stay in the environment (XMO_SERVICENOW_USER / _PASSWORD), read only
+            # by the client when it pulls, never copied into settings, logs or metadata.
+            servicenow_url=env.get("XMO_SERVICENOW_URL") or None,
         )
 
     @property
@@ -46,6 +50,11 @@ class Settings:
     def reference_dir(self) -> Path:
         """Organisation reference data that overrides the project's seeds, when present."""
         return self.data_dir / "reference"
+
+    @property
+    def servicenow_state_path(self) -> Path:
+        """Watermarks of the ServiceNow pull, per table."""
+        return self.data_dir / "state" / "servicenow_watermarks.json"
 
     @property
     def mappings_dir(self) -> Path:

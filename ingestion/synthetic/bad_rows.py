@@ -67,6 +67,15 @@ ITSM_DEFECTS: list[Defect] = [
     ("unknown table", _set("sys_class_name", "problem")),
     ("negative counter", _set("reassignment_count", "-1")),
 ]
+DEVICE_DEFECTS: list[Defect] = [
+    ("battery out of range", _set("battery_health_pct", "150")),
+    ("unknown device type", _set("device_type", "tablet")),
+    ("future snapshot", _set("snapshot_date", "2099-01-01")),
+    ("missing device id", _set("device_id", "")),
+    ("negative crash count", _set("app_crashes", "-1")),
+    ("wrong type", _set("cpu_saturation_pct", "high")),
+    ("duplicate id", _duplicate_key("device_id")),
+]
 DIRECTORY_DEFECTS: list[Defect] = [
     ("not a boolean", _set("vip", "maybe")),
     ("missing employee id", _set("employee_id", "")),
@@ -102,7 +111,7 @@ def corrupt_landing(
     rng: np.random.Generator,
     counter: MutableMapping[str, int],
 ) -> None:
-    turns = {"survey": [0], "itsm": [0], "directory": [0]}
+    turns = {"survey": [0], "itsm": [0], "directory": [0], "device": [0]}
     for day in days:
         for path in sorted((landing_dir / "survey" / day.isoformat()).glob("*.csv")):
             _corrupt_csv(path, SURVEY_DEFECTS, fraction, rng, counter, "survey", turns["survey"])
@@ -110,12 +119,32 @@ def corrupt_landing(
             _corrupt_csv(
                 path, DIRECTORY_DEFECTS, fraction, rng, counter, "directory", turns["directory"]
             )
+        for path in sorted((landing_dir / "device" / day.isoformat()).glob("*.parquet")):
+            _corrupt_parquet_as_csv(path, fraction, rng, counter, turns["device"])
         for path in sorted((landing_dir / "itsm" / day.isoformat()).glob("*.json")):
             document = json.loads(path.read_text(encoding="utf-8"))
             _corrupt_rows(
                 document["result"], ITSM_DEFECTS, fraction, rng, counter, "itsm", turns["itsm"]
             )
             path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def _corrupt_parquet_as_csv(
+    path: Path,
+    fraction: float,
+    rng: np.random.Generator,
+    counter: MutableMapping[str, int],
+    turn: list[int],
+) -> None:
+    """Typed Parquet cannot carry a wrong type, so a corrupted day arrives as CSV instead."""
+    frame = pd.read_parquet(path)
+    frame = frame.astype(object).where(frame.notna(), "").astype(str)
+    rows = frame.to_dict("records")
+    before = turn[0]
+    _corrupt_rows(rows, DEVICE_DEFECTS, fraction, rng, counter, "device", turn)
+    if turn[0] != before:
+        pd.DataFrame(rows, columns=frame.columns).to_csv(path.with_suffix(".csv"), index=False)
+        path.unlink()
 
 
 def _corrupt_csv(

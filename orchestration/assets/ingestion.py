@@ -9,6 +9,7 @@ from ingestion.errors import LandingFileError
 from ingestion.loader import PartitionLoad, load_partitions
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
+from orchestration.assets.servicenow import SERVICENOW_PULL_KEY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 
 FILES_SHOWN = 60
@@ -50,11 +51,16 @@ def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
     }
 
 
+# Sources the ServiceNow pull writes landing files for (a file drop may write them too).
+PULLED_SOURCES = {"itsm", "directory"}
+
+
 def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     contract = source.contract
 
     @dg.asset(
         key=["raw", contract.table],
+        deps=[SERVICENOW_PULL_KEY] if source.name in PULLED_SOURCES else [],
         group_name="ingestion",
         partitions_def=partitions_def,
         # A backfill of many days is one run that loads them in order, one transaction each.

@@ -77,12 +77,12 @@ def test_services_join_the_scope_on_different_dates_within_a_long_timeline(tmp_p
 
 def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
     # A high fraction, so the few survey rows of a small organisation cycle through every defect.
-    config = GeneratorConfig(employees=400, days=21, start=date(2026, 2, 2), seed=11, bad_rows=0.3)
+    config = GeneratorConfig(employees=800, days=21, start=date(2026, 2, 2), seed=11, bad_rows=0.3)
     summary = _generate(tmp_path, config)
     landing = tmp_path / "landing"
     reasons: set[str] = set()
     quarantined = 0
-    for name in ("survey", "itsm", "directory"):
+    for name in ("survey", "itsm", "directory", "device"):
         for load in load_partitions(
             tmp_path / "wh.duckdb", landing, SOURCES[name], extract_dates(landing)
         ):
@@ -107,6 +107,13 @@ def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
         "reassignment_count below 0",
         "vip is not a valid boolean",
         "employee_id is missing",
+        "battery_health_pct above 100",
+        "device_type has unknown value",
+        "snapshot_date is more than a day in the future",
+        "device_id is missing",
+        "app_crashes below 0",
+        "cpu_saturation_pct is not a valid double",
+        "duplicate device_id",
     ):
         assert expected in joined
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from datetime import date
 from pathlib import Path
 
@@ -276,3 +279,33 @@ def test_rows_missing_their_key_are_not_called_duplicates(paths):
     load = load_partition(warehouse, landing, SOURCES["directory"], DAY)
 
     assert load.quarantine_reasons == {"employee_id is missing": 2}
+
+
+def test_a_process_that_dies_mid_load_leaves_the_partition_as_it_was(paths):
+    warehouse, landing = paths
+    write(landing, "survey", "a.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n")
+    load_partition(warehouse, landing, SOURCES["survey"], DAY)
+    write(landing, "survey", "b.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY.replace('R1', 'R2')}\n")
+    write(landing, "survey", "c.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY.replace('R1', 'R3')}\n")
+    script = textwrap.dedent(f"""
+        import os
+        from datetime import date
+        from pathlib import Path
+        from ingestion.loader import load_partition
+        from ingestion.readers import stage_csv
+        from ingestion.sources import SOURCES, Source
+
+        calls = []
+        def stage_then_die(con, path, *args):
+            calls.append(path)
+            if len(calls) == 3:
+                os._exit(9)  # killed while the partition's transaction is open
+            stage_csv(con, path, *args)
+
+        source = Source(SOURCES["survey"].contract, {{".csv": stage_then_die}})
+        load_partition(Path({str(warehouse)!r}), Path({str(landing)!r}), source, date(2026, 3, 10))
+    """)
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+
+    assert rows(warehouse, "SELECT response_id FROM raw.survey_responses") == [("R1",)]

@@ -53,3 +53,31 @@ def test_generate_writes_landing_and_reference_data(data_dir, capsys):
     ]
     assert (data_dir / "reference" / "service_catalog.csv").exists()
     assert "2026-03-02 to 2026-03-04" in capsys.readouterr().out
+
+
+def test_pull_without_an_instance_url_says_which_variable_to_set(data_dir, capsys, monkeypatch):
+    monkeypatch.delenv("XMO_SERVICENOW_URL", raising=False)
+    assert main(["pull", "servicenow"]) == EXIT_USAGE
+    assert "XMO_SERVICENOW_URL" in capsys.readouterr().err
+
+
+def test_pull_servicenow_writes_landing_files_and_a_watermark(data_dir, capsys, monkeypatch):
+    from tests.fakes.servicenow import FakeServiceNow
+
+    record = {
+        "sys_id": "a1",
+        "number": "INC0000001",
+        "sys_class_name": "incident",
+        "opened_at": "2026-03-02 08:00:00",
+        "sys_updated_on": "2026-03-02 09:00:00",
+        "state": "2",
+    }
+    with FakeServiceNow({"incident": [record], "sc_req_item": [], "sys_user": []}) as fake:
+        monkeypatch.setenv("XMO_SERVICENOW_URL", fake.url)
+        monkeypatch.setenv("XMO_SERVICENOW_USER", fake.user)
+        monkeypatch.setenv("XMO_SERVICENOW_PASSWORD", fake.password)
+        assert main(["pull", "servicenow"]) == 0
+    out = capsys.readouterr().out
+    assert fake.password not in out
+    assert (data_dir / "landing" / "itsm" / "2026-03-02" / "incident.json").exists()
+    assert (data_dir / "state" / "servicenow_watermarks.json").exists()

@@ -24,6 +24,7 @@ def test_asset_keys_and_groups(graph):
         if asset_graph.get(key).is_materializable
     }
     assert groups == {
+        "landing/servicenow_pull": "ingestion",
         "raw/survey_responses": "ingestion",
         "raw/itsm_tickets": "ingestion",
         "raw/directory_employees": "ingestion",
@@ -83,7 +84,21 @@ def test_dbt_tests_are_asset_checks_too(graph):
     assert "not_null_service_experience_weekly_service_id" in names
 
 
-def test_the_pipeline_job_is_daily_partitioned(graph):
+def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(graph):
     defs, _ = graph
     job = defs.resolve_job_def(PIPELINE_JOB)
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert "landing/servicenow_pull" not in selected
+    assert "reporting/xmo_reporting" in selected
+    pull = defs.resolve_job_def("servicenow_pull")
+    assert {k.to_user_string() for k in pull.asset_layer.selected_asset_keys} == {
+        "landing/servicenow_pull"
+    }
+
+
+def test_the_raw_ticket_and_directory_tables_are_fed_by_the_pull(graph):
+    _, asset_graph = graph
+    for table in ("itsm_tickets", "directory_employees"):
+        parents = asset_graph.get(dg.AssetKey(["raw", table])).parent_keys
+        assert dg.AssetKey(["landing", "servicenow_pull"]) in parents

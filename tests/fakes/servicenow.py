@@ -1,0 +1,118 @@
+"""A ServiceNow Table API stand-in on 127.0.0.1 for tests (the remote instance is outside).
+
+It serves /api/now/table/<table> with the parts of the real API's shape our client relies on:
+basic auth, `sysparm_query` with a `sys_updated_on>=` filter and ORDERBY, `sysparm_limit` and
+`sysparm_offset` paging, `X-Total-Count`, optional `Link: rel="next"`, access rules applied
+after the limit (short pages), the current state of each record as of `now`, and faults
+injected by request number.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    return value.get("value") if isinstance(value, dict) else value
+
+
+@dataclass
+class Fault:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FakeServiceNow:
+    # table -> every version of every record (the fake serves the latest version <= now)
+    versions: dict[str, list[dict[str, Any]]]
+    user: str = "xmo-integration"
+    password: str = "s3cret-Pa55"
+    now: str = "9999-12-31 23:59:59"
+    link_header: bool = True
+    hidden_sys_ids: set[str] = field(default_factory=set)
+    faults: dict[int, Fault] = field(default_factory=dict)  # request number (1-based) -> fault
+    requests: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                fault = fake.faults.get(len(fake.requests))
+                if fault is not None:
+                    return self._send(fault.status, {"error": {"message": "fault"}}, fault.headers)
+                expected = base64.b64encode(f"{fake.user}:{fake.password}".encode()).decode()
+                if self.headers.get("Authorization") != f"Basic {expected}":
+                    return self._send(401, {"error": {"message": "User Not Authenticated"}})
+                url = urllib.parse.urlsplit(self.path)
+                table = url.path.rsplit("/", 1)[-1]
+                params = dict(urllib.parse.parse_qsl(url.query))
+                rows = fake.current(table, params.get("sysparm_query", ""))
+                limit = int(params.get("sysparm_limit", "10000"))
+                offset = int(params.get("sysparm_offset", "0"))
+                page = [
+                    r
+                    for r in rows[offset : offset + limit]
+                    if _plain(r.get("sys_id")) not in fake.hidden_sys_ids
+                ]
+                headers = {"X-Total-Count": str(len(rows))}
+                if fake.link_header and offset + limit < len(rows):
+                    query = urllib.parse.urlencode({**params, "sysparm_offset": offset + limit})
+                    base = f"http://{self.headers['Host']}{url.path}"
+                    headers["Link"] = f'<{base}?{query}>;rel="next"'
+                return self._send(200, {"result": page}, headers)
+
+            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeServiceNow:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def current(self, table: str, query: str) -> list[dict[str, Any]]:
+        """State as of `now`, filtered by `sys_updated_on>=`, ordered by sys_updated_on, sys_id."""
+        since = ""
+        for clause in query.split("^"):
+            if clause.startswith("sys_updated_on>="):
+                since = clause.split(">=", 1)[1]
+        latest: dict[str, dict[str, Any]] = {}
+        for record in self.versions.get(table, []):
+            stamp = _plain(record.get("sys_updated_on")) or ""
+            if stamp > self.now:
+                continue
+            key = str(_plain(record.get("sys_id")))
+            if key not in latest or stamp >= (_plain(latest[key].get("sys_updated_on")) or ""):
+                latest[key] = record
+        rows = [r for r in latest.values() if (_plain(r.get("sys_updated_on")) or "") >= since]
+        return sorted(
+            rows, key=lambda r: (_plain(r.get("sys_updated_on")), _plain(r.get("sys_id")))
+        )
