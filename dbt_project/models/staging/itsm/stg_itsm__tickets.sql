@@ -7,12 +7,13 @@ source as (
 ),
 
 -- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
+-- Keyed by number, which every format carries (list exports may lack sys_id).
 ranked as (
 
     select
         *,
         row_number() over (
-            partition by sys_id
+            partition by number
             order by sys_updated_on desc, _extract_date desc, _source_line desc
         ) as version_rank
     from source
