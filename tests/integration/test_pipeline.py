@@ -229,6 +229,13 @@ def test_a_failing_gate_blocks_publication_and_names_the_check(pipeline_run):
 
     assert not summary.published
     assert any("service_experience_weekly_meets_gx_suite" in name for name in summary.checks_failed)
+    # The rerun of the partition replaced it: the 6 original answers once, plus the 12 resent.
+    assert query(
+        settings.warehouse_path,
+        "SELECT count(*), count(DISTINCT response_id) FROM raw.survey_responses "
+        "WHERE _extract_date = ?",
+        [HAND_DAY],
+    ) == [(18, 18)]
     after = query(
         settings.reporting_path,
         "SELECT count(*), sum(responses) FROM marts.service_experience_weekly",
