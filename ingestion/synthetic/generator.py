@@ -418,7 +418,9 @@ def _unhappy_probability(
     t: pd.DataFrame, days: list[date], chat_progress: np.ndarray
 ) -> np.ndarray:
     penalty = np.array([s.happiness_penalty for s in org.SERVICES])
-    p = 0.07 + penalty[_service_positions(t["service_id"])]
+    # Base chance of a 0-6 answer; with the effects below incidents land near +65 and requests
+    # near +72, the ranges DOMAIN §5 gives.
+    p = 0.03 + penalty[_service_positions(t["service_id"])]
     p += 0.05 * t["reassignment_count"].to_numpy()
     p += 0.10 * (~t["made_sla"].to_numpy())
     p += 0.25 * (t["reopen_count"].to_numpy() > 0)

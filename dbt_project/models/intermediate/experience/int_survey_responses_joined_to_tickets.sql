@@ -26,6 +26,8 @@ joined as (
         responses.factors,
         tickets.ticket_id,
         tickets.resolved_at as ticket_resolved_at,
+        coalesce(tickets.channel, 'other') as channel,
+        tickets.ticket_type,
         -- A ticket survey whose ticket is not (yet) in the ITSM extract stays countable.
         case
             when responses.survey_type = 'ticket' then coalesce(tickets.service_id, 'unmapped')

@@ -1,0 +1,42 @@
+{#- Digital experience (DEX) scoring, documented in docs/metrics.md.
+    Each component maps its raw value onto 0-100 piecewise-linearly between a "good" threshold
+    (100) and a "poor" threshold (0), as ServiceNow DEX and Nexthink band their metrics; the
+    formula works for lower-is-better (good < poor) and higher-is-better (good > poor) alike. -#}
+{% macro band_score(value, good, poor) -%}
+    case
+        when ({{ value }}) is null then null
+        else greatest(0.0, least(100.0,
+            100.0 * (({{ poor }}) - ({{ value }})) / (({{ poor }}) - ({{ good }}))
+        ))
+    end
+{%- endmacro %}
+
+{#- Weights of the components in the device-day score; a component that does not apply
+    (battery on a desktop) is left out and the others re-weighted. -#}
+{% macro dex_weights() -%}
+    {{ return({
+        'boot_score': 0.15,
+        'logon_score': 0.15,
+        'app_stability_score': 0.20,
+        'system_stability_score': 0.15,
+        'cpu_score': 0.10,
+        'memory_score': 0.10,
+        'disk_score': 0.075,
+        'battery_score': 0.075,
+    }) }}
+{%- endmacro %}
+
+{#- Rounded to 4 decimals: the weights do not sum to exactly 1 in floating point, and no
+    reader needs a device score finer than that. -#}
+{% macro dex_score() -%}
+    {%- set weights = dex_weights() -%}
+    round((
+        {% for component, weight in weights.items() -%}
+        coalesce({{ component }} * {{ weight }}, 0){% if not loop.last %} + {% endif %}
+        {%- endfor %}
+    ) / (
+        {% for component, weight in weights.items() -%}
+        case when {{ component }} is not null then {{ weight }} else 0 end{% if not loop.last %} + {% endif %}
+        {%- endfor %}
+    ), 4)
+{%- endmacro %}

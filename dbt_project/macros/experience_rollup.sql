@@ -1,0 +1,109 @@
+{#- The experience metrics of DESIGN §4 for any grouping and period, written once.
+    Survey metrics count in the period of responded_at; ticket metrics in the period of
+    resolved_at; the response rate counts responses to the tickets resolved in the period.
+    `dimensions` are columns present on both tickets and ticket responses. -#}
+{% macro experience_rollup(dimensions, grain, period_column) -%}
+{%- set dims = dimensions | join(', ') -%}
+with
+
+resolved_tickets as (
+
+    select
+        *,
+        cast({{ dbt.date_trunc(grain, 'resolved_at') }} as date) as {{ period_column }}
+    from {{ ref('int_tickets_mapped_to_services') }}
+    where resolved_at is not null
+
+),
+
+ticket_responses as (
+
+    select
+        *,
+        cast({{ dbt.date_trunc(grain, 'responded_at') }} as date) as {{ period_column }}
+    from {{ ref('int_survey_responses_joined_to_tickets') }}
+    where survey_type = 'ticket'
+
+),
+
+responses_by_period as (
+
+    select
+        {{ dims }},
+        {{ period_column }},
+        count(*) as responses,
+        {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
+        {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
+        {{ when_enough_responses('count(*)', 'sum(lost_time_minutes) / 60.0') }} as total_lost_hours
+    from ticket_responses
+    group by {{ dims }}, {{ period_column }}
+
+),
+
+tickets_by_period as (
+
+    select
+        {{ dims }},
+        {{ period_column }},
+        count(*) as tickets_resolved,
+        {{ median('resolution_hours') }} as mttr_hours,
+        avg(case when made_sla then 1.0 else 0.0 end) as sla_attainment,
+        avg(case when is_reopened then 1.0 else 0.0 end) as reopen_rate
+    from resolved_tickets
+    group by {{ dims }}, {{ period_column }}
+
+),
+
+responses_to_resolved_by_period as (
+
+    select
+        {% for d in dimensions %}resolved_tickets.{{ d }},{% endfor %}
+        resolved_tickets.{{ period_column }},
+        count(*) as responses_to_resolved
+    from resolved_tickets
+    inner join ticket_responses
+        on resolved_tickets.ticket_id = ticket_responses.ticket_id
+    group by {% for d in dimensions %}resolved_tickets.{{ d }}, {% endfor %}resolved_tickets.{{ period_column }}
+
+),
+
+periods as (
+
+    select {{ dims }}, {{ period_column }} from responses_by_period
+    union
+    select {{ dims }}, {{ period_column }} from tickets_by_period
+
+),
+
+final as (
+
+    select
+        {% for d in dimensions %}cast(periods.{{ d }} as varchar) as {{ d }},
+        {% endfor %}cast(periods.{{ period_column }} as date) as {{ period_column }},
+        cast(coalesce(responses_by_period.responses, 0) as bigint) as responses,
+        cast(responses_by_period.happiness_score as double) as happiness_score,
+        cast(responses_by_period.avg_lost_time_minutes as double) as avg_lost_time_minutes,
+        cast(responses_by_period.total_lost_hours as double) as total_lost_hours,
+        cast(coalesce(tickets_by_period.tickets_resolved, 0) as bigint) as tickets_resolved,
+        cast(
+            coalesce(responses_to_resolved_by_period.responses_to_resolved, 0) * 1.0
+            / nullif(tickets_by_period.tickets_resolved, 0)
+            as double
+        ) as response_rate,
+        cast(tickets_by_period.mttr_hours as double) as mttr_hours,
+        cast(tickets_by_period.sla_attainment as double) as sla_attainment,
+        cast(tickets_by_period.reopen_rate as double) as reopen_rate,
+        cast(coalesce(responses_by_period.responses, 0) < {{ var('min_responses') }} as boolean)
+            as low_sample
+    from periods
+    left join responses_by_period
+        on {% for d in dimensions %}periods.{{ d }} = responses_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = responses_by_period.{{ period_column }}
+    left join tickets_by_period
+        on {% for d in dimensions %}periods.{{ d }} = tickets_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = tickets_by_period.{{ period_column }}
+    left join responses_to_resolved_by_period
+        on {% for d in dimensions %}periods.{{ d }} = responses_to_resolved_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = responses_to_resolved_by_period.{{ period_column }}
+
+)
+
+select * from final
+{%- endmacro %}

@@ -1,0 +1,43 @@
+with
+
+proactive_responses as (
+
+    select
+        topic,
+        cast({{ dbt.date_trunc('month', 'responded_at') }} as date) as month_start,
+        happiness,
+        lost_time_minutes
+    from {{ ref('int_survey_responses_joined_to_tickets') }}
+    where survey_type = 'proactive'
+
+),
+
+by_topic_month as (
+
+    select
+        topic,
+        month_start,
+        count(*) as responses,
+        {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
+        {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
+        {{ when_enough_responses('count(*)', 'sum(lost_time_minutes) / 60.0') }} as total_lost_hours
+    from proactive_responses
+    group by topic, month_start
+
+),
+
+final as (
+
+    select
+        cast(topic as varchar) as topic,
+        cast(month_start as date) as month_start,
+        cast(responses as bigint) as responses,
+        cast(happiness_score as double) as happiness_score,
+        cast(avg_lost_time_minutes as double) as avg_lost_time_minutes,
+        cast(total_lost_hours as double) as total_lost_hours,
+        cast(responses < {{ var('min_responses') }} as boolean) as low_sample
+    from by_topic_month
+
+)
+
+select * from final

@@ -1,0 +1,1 @@
+{{ experience_rollup(['service_id'], 'month', 'month_start') }}
