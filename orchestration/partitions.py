@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+
 import dagster as dg
 
 from orchestration.settings import Settings
@@ -11,3 +14,25 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=settings.partitions_start.isoformat(), timezone="UTC"
     )
+
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def extract_window_vars(tags: Mapping[str, str]) -> dict[str, str]:
+    """The dbt vars for the extract dates a run covers (empty when it covers no partition).
+
+    The incremental models rebuild exactly these extract dates, so a backfill or a rerun of an
+    old day reprocesses that day and nothing else.
+    """
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        start, end = tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+    elif PARTITION_TAG in tags:
+        start = end = tags[PARTITION_TAG]
+    else:
+        return {}
+    for value in (start, end):
+        date.fromisoformat(value)  # partition keys of a daily partitioning are ISO dates
+    return {"extract_date_from": start, "extract_date_to": end}

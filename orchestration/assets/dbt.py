@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.partitions import extract_window_vars
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 from orchestration.settings import stage_reference_seeds
 from orchestration.translator import XmoDbtTranslator
@@ -22,9 +23,17 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
     def xmo_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, xmo: XmoDataDir
     ) -> Iterator[Any]:
-        """`dbt build` of the selected models: seeds, models and their tests, in DAG order."""
+        """`dbt build` of the selected models: seeds, models and their tests, in DAG order.
+
+        The incremental models process the extract dates of the run's partitions.
+        """
         stage_reference_seeds(xmo.settings)
-        yield from dbt.cli(["build"], context=context).stream()
+        args = ["build"]
+        window = extract_window_vars(context.run.tags)
+        if window:
+            args += ["--vars", json.dumps(window)]
+            context.log.info(f"incremental window: {window}")
+        yield from dbt.cli(args, context=context).stream()
 
     return xmo_dbt_models
 

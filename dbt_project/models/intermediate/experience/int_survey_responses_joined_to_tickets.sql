@@ -26,8 +26,9 @@ joined as (
         responses.factors,
         tickets.ticket_id,
         tickets.resolved_at as ticket_resolved_at,
+        -- Answers can arrive before their ticket: they are counted as `unknown`, never dropped.
         coalesce(tickets.channel, 'other') as channel,
-        tickets.ticket_type,
+        coalesce(tickets.ticket_type, 'unknown') as ticket_type,
         -- A ticket survey whose ticket is not (yet) in the ITSM extract stays countable.
         case
             when responses.survey_type = 'ticket' then coalesce(tickets.service_id, 'unmapped')

@@ -1,11 +1,28 @@
 with
 
+scored_days as (
+
+    select * from {{ ref('int_device_days_scored') }}
+
+),
+
+employees as (
+
+    select * from {{ ref('stg_directory__employees') }}
+
+),
+
+-- Departments come from the latest directory snapshot at build time, so a move between
+-- departments re-groups history the same way a full refresh would.
 device_days as (
 
     select
-        *,
-        cast({{ dbt.date_trunc('week', 'snapshot_date') }} as date) as week_start
-    from {{ ref('int_device_days_scored') }}
+        scored_days.*,
+        coalesce(employees.department, 'unknown') as department,
+        cast({{ dbt.date_trunc('week', 'scored_days.snapshot_date') }} as date) as week_start
+    from scored_days
+    left join employees
+        on scored_days.employee_key = employees.employee_key
 
 ),
 

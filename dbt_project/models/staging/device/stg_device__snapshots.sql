@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['device_id', 'snapshot_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 source as (
@@ -5,6 +14,34 @@ source as (
     select * from {{ source('raw', 'device_snapshots') }}
 
 ),
+
+{% if is_incremental() -%}
+-- Device-days that appear in the run's extract dates; their latest version is chosen among
+-- all extracts, so re-running an old date never replaces a newer version.
+touched as (
+
+    select distinct device_id, snapshot_date
+    from source
+    where {{ extract_window_filter('_extract_date') }}
+
+),
+
+candidates as (
+
+    select source.*
+    from source
+    inner join touched
+        on source.device_id = touched.device_id
+        and source.snapshot_date = touched.snapshot_date
+
+),
+{%- else -%}
+candidates as (
+
+    select * from source
+
+),
+{%- endif %}
 
 ranked as (
 
@@ -14,7 +51,7 @@ ranked as (
             partition by device_id, snapshot_date
             order by _extract_date desc, _source_line desc
         ) as version_rank
-    from source
+    from candidates
 
 ),
 
@@ -36,7 +73,8 @@ renamed as (
         memory_saturation_pct,
         disk_free_pct,
         battery_health_pct,
-        network_latency_ms
+        network_latency_ms,
+        _extract_date as extract_date
     from ranked
     where version_rank = 1
 

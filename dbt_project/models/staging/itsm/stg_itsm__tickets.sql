@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='ticket_number',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 source as (
@@ -5,6 +14,26 @@ source as (
     select * from {{ source('raw', 'itsm_tickets') }}
 
 ),
+
+{% if is_incremental() -%}
+-- Tickets that appear in the run's extract dates; their latest version is chosen among all
+-- extracts, so re-running an old date never replaces a newer version.
+candidates as (
+
+    select *
+    from source
+    where number in (
+        select number from source where {{ extract_window_filter('_extract_date') }}
+    )
+
+),
+{%- else -%}
+candidates as (
+
+    select * from source
+
+),
+{%- endif %}
 
 -- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
 -- Keyed by number, which every format carries (list exports may lack sys_id).
@@ -16,7 +45,7 @@ ranked as (
             partition by number
             order by sys_updated_on desc, _extract_date desc, _source_line desc
         ) as version_rank
-    from source
+    from candidates
 
 ),
 

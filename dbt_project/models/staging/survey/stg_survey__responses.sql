@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='response_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 source as (
@@ -5,6 +14,26 @@ source as (
     select * from {{ source('raw', 'survey_responses') }}
 
 ),
+
+{% if is_incremental() -%}
+-- Responses that appear in the run's extract dates; their latest version is chosen among all
+-- extracts, so re-running an old date never replaces a newer version.
+candidates as (
+
+    select *
+    from source
+    where response_id in (
+        select response_id from source where {{ extract_window_filter('_extract_date') }}
+    )
+
+),
+{%- else -%}
+candidates as (
+
+    select * from source
+
+),
+{%- endif %}
 
 -- A response re-sent in a later extract replaces the earlier copy.
 ranked as (
@@ -15,7 +44,7 @@ ranked as (
             partition by response_id
             order by _extract_date desc, _source_line desc
         ) as version_rank
-    from source
+    from candidates
 
 ),
 

@@ -1,0 +1,14 @@
+{#- Which extract dates an incremental run processes. Dagster passes the run's partition
+    window as vars (extract_date_from, extract_date_to); a bare `dbt build` takes the extract
+    dates newer than what the model already holds. -#}
+{% macro extract_window_filter(column) -%}
+    {%- set date_from = var('extract_date_from', none) -%}
+    {%- set date_to = var('extract_date_to', none) -%}
+    {%- if date_from and date_to -%}
+        {{ column }} between cast('{{ date_from }}' as date) and cast('{{ date_to }}' as date)
+    {%- else -%}
+        {{ column }} > (
+            select coalesce(max(extract_date), cast('1900-01-01' as date)) from {{ this }}
+        )
+    {%- endif -%}
+{%- endmacro %}
