@@ -1,5 +1,6 @@
-{#- Salted SHA-256 of a person identifier. The salt comes from the environment so the same
-    employee gets the same key across runs, and nobody without the salt can reverse it. -#}
+{#- Salted SHA-256 of a person identifier. The salt comes from the `pseudonym_salt` var or the
+    XMO_PSEUDONYM_SALT environment variable, so the same employee gets the same key across runs
+    and nobody without the salt can reverse it. -#}
 {% macro pseudonymize(column) -%}
     {{ return(adapter.dispatch('pseudonymize', 'xmo')(column)) }}
 {%- endmacro %}
@@ -7,6 +8,6 @@
 {% macro default__pseudonymize(column) -%}
     case
         when {{ column }} is null then null
-        else sha256('{{ env_var("XMO_PSEUDONYM_SALT", "xmo-demo-salt") }}' || '|' || trim({{ column }}))
+        else sha256('{{ var("pseudonym_salt", env_var("XMO_PSEUDONYM_SALT", "xmo-demo-salt")) }}' || '|' || trim({{ column }}))
     end
 {%- endmacro %}

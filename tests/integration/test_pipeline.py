@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.cli import execute_pipeline, summarize
-from orchestration.settings import PROJECT_SEEDS_DIR, Settings
+from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -256,3 +259,34 @@ def test_a_failing_gate_blocks_publication_and_names_the_check(pipeline_run):
         "SELECT count(*), sum(responses) FROM marts.service_experience_weekly",
     )
     assert after == before
+
+
+def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path):
+    settings, _, _ = pipeline_run
+    target = tmp_path / "docs_target"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "docs",
+            "generate",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        env={**os.environ, **settings.dbt_environment()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    catalog = json.loads((target / "catalog.json").read_text())
+    documented = {
+        node["metadata"]["name"]
+        for node in catalog["nodes"].values()
+        if node["metadata"]["schema"] == "marts"
+    }
+    assert documented == set(PUBLISHED_MARTS)
+    assert (target / "index.html").exists()
