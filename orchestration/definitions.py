@@ -8,7 +8,7 @@ from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
 from orchestration.assets.ingestion import build_raw_assets
 from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
-from orchestration.checks import build_gx_checks
+from orchestration.checks import build_gate_checks
 from orchestration.partitions import daily_partitions
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
 from orchestration.settings import Settings
@@ -42,7 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[servicenow_pull, *raw_assets, dbt_models, publish],
-        asset_checks=build_gx_checks(),
+        asset_checks=build_gate_checks(),
         jobs=[pipeline, pull],
         resources={
             "xmo": XmoDataDir(data_dir=str(settings.data_dir)),

@@ -78,6 +78,11 @@ class Settings:
         return self.data_dir / "reports"
 
     @property
+    def quality_dir(self) -> Path:
+        """GX project, validation history and Data Docs (quality/docs/index.html)."""
+        return self.data_dir / "quality"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
 

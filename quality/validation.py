@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
@@ -45,29 +46,101 @@ class ValidationOutcome:
     rows: int
     evaluated: int
     failures: list[FailedExpectation] = field(default_factory=list)
+    docs_page: Path | None = None
 
     @property
     def success(self) -> bool:
         return self.evaluated > 0 and not self.failures
 
 
-def _context() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    context = gx.get_context(mode="ephemeral")
+DOCS_SITE = "xmo"
+
+
+def _quiet(context: Any) -> Any:
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     return context
 
 
-def validate_dataframe(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> ValidationOutcome:
-    """Run `suite` over `frame`; failures carry counts, a sample of bad values, or the error."""
-    context = _context()
-    batch = (
-        context.data_sources.add_pandas("xmo")
-        .add_dataframe_asset(suite.name)
-        .add_batch_definition_whole_dataframe("whole")
-        .get_batch(batch_parameters={"dataframe": frame})
+def _context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    return _quiet(gx.get_context(mode="ephemeral"))
+
+
+def _file_context(quality_dir: Path) -> Any:
+    """A GX project under quality_dir whose Data Docs site is quality_dir/docs."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quality_dir.mkdir(parents=True, exist_ok=True)
+    context = _quiet(gx.get_context(mode="file", project_root_dir=str(quality_dir)))
+    if DOCS_SITE not in context.get_site_names():
+        context.add_data_docs_site(
+            site_name=DOCS_SITE,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(quality_dir / "docs"),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+    return context
+
+
+def _get_or_add(getter: Any, adder: Any, name: str) -> Any:
+    try:
+        return getter(name)
+    except Exception:  # GX raises several lookup errors; any of them means "not there yet"
+        return adder(name)
+
+
+def _validate_with_docs(
+    frame: pd.DataFrame, suite: gx.ExpectationSuite, quality_dir: Path
+) -> tuple[Any, Path]:
+    """Validate through a checkpoint that stores the result and builds its Data Docs page."""
+    context = _file_context(quality_dir)
+    source = _get_or_add(context.data_sources.get, context.data_sources.add_pandas, "xmo")
+    asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite.name)
+    batch_definition = _get_or_add(
+        asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole"
     )
-    result = batch.validate(suite)
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
+    run = checkpoint.run(batch_parameters={"dataframe": frame})
+    identifier, result = next(iter(run.run_results.items()))
+    page = quality_dir / "docs" / "validations" / Path(*identifier.to_tuple()).with_suffix(".html")
+    return result, page
+
+
+def validate_dataframe(
+    frame: pd.DataFrame, suite: gx.ExpectationSuite, quality_dir: Path | None = None
+) -> ValidationOutcome:
+    """Run `suite` over `frame`; failures carry counts, a sample of bad values, or the error.
+
+    With `quality_dir`, the result is stored there and its Data Docs page built under
+    quality_dir/docs (the page's path is in the outcome).
+    """
+    page = None
+    if quality_dir is None:
+        batch = (
+            _context()
+            .data_sources.add_pandas("xmo")
+            .add_dataframe_asset(suite.name)
+            .add_batch_definition_whole_dataframe("whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        result = batch.validate(suite)
+    else:
+        result, page = _validate_with_docs(frame, suite, quality_dir)
     failures: list[FailedExpectation] = []
     for item in result.results:
         config = item.expectation_config
@@ -83,7 +156,7 @@ def validate_dataframe(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> Valid
             failures.append(
                 FailedExpectation(config.type, column, details.get("unexpected_count"), sample)
             )
-    outcome = ValidationOutcome(suite.name, len(frame), len(result.results), failures)
+    outcome = ValidationOutcome(suite.name, len(frame), len(result.results), failures, page)
     log.info(
         "suite %s on %s rows: %s expectations, %s failed",
         suite.name,

@@ -1,7 +1,7 @@
 """The whole Dagster job in-process on a temporary data dir: landing files to published marts.
 
 A small synthetic organisation fills the weeks before; one week after it holds only a
-hand-written extract for the Printing service, whose numbers are computed by hand below.
+hand-written extract for a test-bench service, whose numbers are computed by hand below.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
+from orchestration.checks import build_gate_checks
 from orchestration.cli import execute_pipeline, summarize
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
 
@@ -38,11 +39,14 @@ PUBLISHED_MARTS = [
     "channel_experience_monthly",
 ]
 
-SYNTHETIC = GeneratorConfig(employees=300, days=28, start=date(2026, 6, 1), seed=5)
+SYNTHETIC = GeneratorConfig(employees=300, days=30, start=date(2026, 6, 1), seed=5)
 HAND_WEEK = date(2026, 6, 29)  # Monday after the synthetic timeline (which ends 2026-06-28)
 HAND_DAY = date(2026, 6, 30)
 
-# Six Printing tickets resolved on Tuesday 2026-06-30, with the survey answers given that day.
+# A service of its own, so no synthetic ticket lands in the hand-computed week.
+HAND_SERVICE, HAND_BUSINESS_SERVICE = "SVC99", "XMO Test Bench"
+
+# Six test-bench tickets resolved on Tuesday 2026-06-30, with the answers given that day.
 #            number      opened               resolved             sla     reopens  rating lost
 HAND_TICKETS = [
     ("INC9000001", "2026-06-29 09:00:00", "2026-06-30 09:00:00", "true", "0", "10", "5"),
@@ -63,7 +67,7 @@ EXPECTED_MTTR = 23.0
 
 def write_hand_extract(landing: Path) -> None:
     itsm = landing / "itsm" / HAND_DAY.isoformat()
-    itsm.mkdir(parents=True)
+    itsm.mkdir(parents=True, exist_ok=True)
     records = [
         {
             "sys_id": f"hand{i}",
@@ -76,7 +80,7 @@ def write_hand_extract(landing: Path) -> None:
             "state": "6",
             "priority": "3",
             "contact_type": "phone",
-            "business_service": {"value": "abc123", "display_value": "Printing"},
+            "business_service": {"value": "abc123", "display_value": HAND_BUSINESS_SERVICE},
             "caller_id": {"value": f"E{i:06d}", "display_value": "Someone"},
             "reassignment_count": "0",
             "reopen_count": reopens,
@@ -84,10 +88,9 @@ def write_hand_extract(landing: Path) -> None:
         }
         for i, (number, opened, resolved, sla, reopens, _, _) in enumerate(HAND_TICKETS, start=1)
     ]
-    (itsm / "incident.json").write_text(json.dumps({"result": records}))
+    (itsm / "hand_incident.json").write_text(json.dumps({"result": records}))
     survey = landing / "survey" / HAND_DAY.isoformat()
-    survey.mkdir(parents=True)
-    with (survey / "responses.csv").open("w", newline="") as handle:
+    with (survey / "hand_responses.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             [
@@ -135,6 +138,10 @@ def pipeline_run(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("xmo") / "data"
     settings = Settings.from_env({"XMO_DATA_DIR": str(data_dir)})
     generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, SYNTHETIC)
+    with (settings.reference_dir / "service_catalog.csv").open("a") as catalog:
+        catalog.write(f"{HAND_SERVICE},Test Bench,XMO,2026-06-01\n")
+    with (settings.reference_dir / "business_service_mapping.csv").open("a") as mapping:
+        mapping.write(f"{HAND_BUSINESS_SERVICE},{HAND_SERVICE}\n")
     write_hand_extract(settings.landing_dir)
     dates = [
         date.fromordinal(d) for d in range(SYNTHETIC.start.toordinal(), HAND_DAY.toordinal() + 1)
@@ -148,9 +155,10 @@ def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
     assert result.success, summary.step_failures
     assert summary.published
     assert summary.checks_failed == []
-    assert any(
-        name.endswith("service_experience_weekly_meets_gx_suite") for name in summary.checks_passed
-    )
+    # Every GX gate ran and passed (the dbt tests are checks too, on top of these).
+    gates = {spec.name for check in build_gate_checks() for spec in check.check_specs}
+    assert gates <= {name.split(":")[1] for name in summary.checks_passed}
+    assert len(gates) == 48  # 37 on the marts, 11 on the raw sources
     tables = query(
         settings.reporting_path,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
@@ -166,7 +174,7 @@ def test_the_hand_computed_week_is_published_exactly(pipeline_run):
         settings.reporting_path,
         "SELECT responses, happiness_score, avg_lost_time_minutes, total_lost_hours, "
         "tickets_resolved, response_rate, mttr_hours, sla_attainment, reopen_rate, low_sample "
-        "FROM marts.service_experience_weekly WHERE service_id = 'SVC06' AND week_start = ?",
+        "FROM marts.service_experience_weekly WHERE service_id = 'SVC99' AND week_start = ?",
         [HAND_WEEK],
     )
     assert row == [
@@ -246,12 +254,16 @@ def test_a_failing_gate_blocks_publication_and_names_the_check(pipeline_run):
     summary = summarize(result)
 
     assert not summary.published
-    assert any("service_experience_weekly_meets_gx_suite" in name for name in summary.checks_failed)
+    # The response rate above 1 shows in the test bench's week and month alike.
+    assert sorted(summary.checks_failed) == [
+        "marts/service_experience_monthly:service_experience_monthly_has_valid_schema_keys_and_ranges",
+        "marts/service_experience_weekly:service_experience_weekly_has_valid_schema_keys_and_ranges",
+    ]
     # The rerun of the partition replaced it: the 6 original answers once, plus the 12 resent.
     assert query(
         settings.warehouse_path,
         "SELECT count(*), count(DISTINCT response_id) FROM raw.survey_responses "
-        "WHERE _extract_date = ?",
+        "WHERE _extract_date = ? AND (response_id LIKE 'HAND%' OR response_id LIKE 'RESENT%')",
         [HAND_DAY],
     ) == [(18, 18)]
     after = query(

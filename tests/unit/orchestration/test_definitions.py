@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import PIPELINE_JOB, build_definitions
+from quality.gates import MARTS
 
 
 @pytest.fixture(scope="module")
@@ -68,23 +69,32 @@ def test_lineage_runs_from_raw_through_dbt_to_publication(graph):
     assert len(published_from) == 11
 
 
-def test_the_gx_gate_is_a_blocking_check_on_the_weekly_mart(graph):
+def test_every_published_mart_and_raw_source_is_gated_by_blocking_gx_checks(graph):
     _, asset_graph = graph
-    gx_checks = {
-        (key.asset_key.to_user_string(), key.name)
-        for key in asset_graph.asset_check_keys
-        if key.name.endswith("_meets_gx_suite")
+    gx_checks: dict[str, set[str]] = {}
+    for key in asset_graph.asset_check_keys:
+        spec = asset_graph.get_check_spec(key)
+        if key.name.startswith(("raw_", *MARTS)) and "__" not in key.name:
+            assert spec.blocking, key.name
+            gx_checks.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+    assert set(gx_checks) == {f"marts/{t}" for t in MARTS} | {
+        "raw/survey_responses",
+        "raw/itsm_tickets",
+        "raw/directory_employees",
+        "raw/device_snapshots",
     }
-    assert gx_checks == {
-        ("marts/service_experience_weekly", "service_experience_weekly_meets_gx_suite")
+    assert gx_checks["marts/service_experience_weekly"] == {
+        "service_experience_weekly_has_valid_schema_keys_and_ranges",
+        "service_experience_weekly_reconciles_with_staging",
+        "service_experience_weekly_is_fresh",
+        "service_experience_weekly_volume_holds_against_previous_run",
+        "service_experience_weekly_happiness_within_recent_history",
     }
-    spec = asset_graph.get_check_spec(
-        dg.AssetCheckKey(
-            dg.AssetKey(["marts", "service_experience_weekly"]),
-            "service_experience_weekly_meets_gx_suite",
-        )
-    )
-    assert spec.blocking
+    assert gx_checks["raw/device_snapshots"] == {
+        "raw_device_snapshots_has_valid_schema_keys_and_ranges",
+        "raw_device_snapshots_is_fresh",
+        "raw_device_snapshots_volume_holds_against_previous_runs",
+    }
 
 
 def test_dbt_tests_are_asset_checks_too(graph):
