@@ -410,10 +410,8 @@ def _chunks(counts: dict[date, int], limit: int) -> Iterator[list[date]]:
         yield chunk
 
 
-def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
-    """The run's raw partitions against their source contract, a chunk of partitions at a time."""
-    contract = SOURCES[source].contract
-    gate = f"raw_{contract.table}_has_valid_schema_keys_and_ranges"
+def _contract_expectations(contract: Contract) -> list:
+    """Fresh expectation objects (GX binds each one to the suite it is added to)."""
     expectations: list = [gxe.ExpectColumnToExist(column=c) for c in contract.field_names()]
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in contract.required_columns]
     expectations.append(
@@ -432,6 +430,13 @@ def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
                 {*f.allowed, *(v.upper() for v in f.allowed), *(v.capitalize() for v in f.allowed)}
             )
             expectations.append(gxe.ExpectColumnValuesToBeInSet(column=f.name, value_set=values))
+    return expectations
+
+
+def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
+    """The run's raw partitions against their source contract, a chunk of partitions at a time."""
+    contract = SOURCES[source].contract
+    gate = f"raw_{contract.table}_has_valid_schema_keys_and_ranges"
     outcome = GateOutcome(gate)
     counts = _partition_counts(ctx, contract)
     for chunk in _chunks(counts, ctx.config.raw_chunk_rows):
@@ -442,7 +447,7 @@ def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
             f"SELECT * FROM raw.{contract.table} WHERE _extract_date BETWEEN ? AND ?",
             [chunk[0], chunk[-1]],
         )
-        outcome.validations.append(_validate(ctx, frame, gate, expectations))
+        outcome.validations.append(_validate(ctx, frame, gate, _contract_expectations(contract)))
     if not outcome.validations:
         outcome.skipped = "no rows in the run's partitions"
     outcome.notes["partitions"] = len(counts)

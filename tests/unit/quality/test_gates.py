@@ -1,0 +1,225 @@
+"""Each kind of bad data makes its gate fail with evidence; good data passes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.checks import build_gate_check
+from orchestration.resources import XmoDataDir
+from quality.config import load_gate_config
+from quality.gates import (
+    MARTS,
+    GateContext,
+    mart_freshness,
+    mart_reconciliation,
+    mart_schema,
+    mart_volume,
+    raw_freshness,
+    raw_schema,
+    raw_volume,
+    read_mart,
+    weekly_happiness_distribution,
+)
+
+RUN_DATE = date(2026, 3, 31)
+WEEKLY = MARTS["service_experience_weekly"]
+
+
+def make_warehouse(path: Path, weeks: int = 14, week_score: float = 70.0) -> None:
+    """A warehouse with the staging totals and a consistent weekly mart: 2 services x weeks."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA staging; CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE intermediate.int_tickets_mapped_to_services AS "
+        f"SELECT TIMESTAMP '2026-01-01' AS resolved_at FROM range({weeks * 2 * 10})"
+    )
+    con.execute(
+        "CREATE TABLE staging.stg_survey__responses AS "
+        f"SELECT 'ticket' AS survey_type FROM range({weeks * 2 * 6})"
+    )
+    con.execute(f"""
+        CREATE TABLE marts.service_experience_weekly AS
+        SELECT service_id, DATE '2026-03-30' - INTERVAL (7 * w) DAY AS week_start,
+            6::BIGINT AS responses, {week_score}::DOUBLE AS happiness_score,
+            30.0 AS avg_lost_time_minutes, 3.0 AS total_lost_hours, 10::BIGINT AS tickets_resolved,
+            0.6 AS response_rate, 12.0 AS mttr_hours, 0.9 AS sla_attainment,
+            0.02 AS reopen_rate, false AS low_sample
+        FROM range({weeks}) t(w), (VALUES ('SVC01'), ('SVC02')) s(service_id)
+    """)
+    con.close()
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> GateContext:
+    make_warehouse(tmp_path / "wh.duckdb")
+    return GateContext(
+        warehouse_path=tmp_path / "wh.duckdb",
+        quality_dir=tmp_path / "quality",
+        run_date=RUN_DATE,
+        partitions=(RUN_DATE,),
+        config=load_gate_config(),
+    )
+
+
+def execute(ctx: GateContext, sql: str) -> None:
+    con = duckdb.connect(str(ctx.warehouse_path))
+    con.execute(sql)
+    con.close()
+
+
+def weekly(ctx: GateContext):
+    return read_mart(ctx, "service_experience_weekly")
+
+
+def test_a_consistent_mart_passes_every_gate(ctx):
+    for gate in (mart_schema, mart_reconciliation, mart_freshness):
+        outcome = gate(ctx, WEEKLY, weekly(ctx))
+        assert outcome.passed, (outcome.gate, [f.describe() for f in outcome.failures])
+        assert outcome.docs_pages and outcome.docs_pages[0].is_file()
+    assert weekly_happiness_distribution(ctx, weekly(ctx)).passed
+
+
+def test_an_out_of_range_score_fails_the_schema_gate_with_the_value(ctx):
+    execute(
+        ctx,
+        "UPDATE marts.service_experience_weekly SET happiness_score = 150 "
+        "WHERE service_id = 'SVC01' AND week_start = DATE '2026-03-30'",
+    )
+    outcome = mart_schema(ctx, WEEKLY, weekly(ctx))
+    assert not outcome.passed
+    [failure] = outcome.failures
+    assert (failure.column, failure.sample) == ("happiness_score", [150.0])
+
+
+def test_a_duplicate_key_fails_the_schema_gate(ctx):
+    execute(
+        ctx,
+        "INSERT INTO marts.service_experience_weekly "
+        "SELECT * FROM marts.service_experience_weekly LIMIT 1",
+    )
+    outcome = mart_schema(ctx, WEEKLY, weekly(ctx))
+    assert [f.expectation for f in outcome.failures] == ["expect_compound_columns_to_be_unique"]
+
+
+def test_stale_data_fails_the_freshness_gate(ctx):
+    stale = GateContext(**{**ctx.__dict__, "run_date": RUN_DATE + timedelta(days=30)})
+    outcome = mart_freshness(stale, WEEKLY, weekly(stale))
+    assert not outcome.passed
+    assert outcome.notes["latest"] == "2026-03-30"
+    assert outcome.failures[0].sample == [31]  # days behind the run's partition
+
+
+def test_a_volume_collapse_fails_against_the_previous_run(ctx):
+    assert mart_volume(ctx, WEEKLY, weekly(ctx)).skipped  # the first run only records
+    execute(ctx, "DELETE FROM marts.service_experience_weekly WHERE week_start < DATE '2026-03-20'")
+    next_day = GateContext(**{**ctx.__dict__, "run_date": RUN_DATE + timedelta(days=1)})
+    outcome = mart_volume(next_day, WEEKLY, weekly(next_day))
+    assert not outcome.passed
+    assert (outcome.notes["rows"], outcome.notes["previous_rows"]) == (4, 28)
+
+
+def test_mart_totals_that_do_not_reconcile_with_staging_fail(ctx):
+    execute(
+        ctx,
+        "DELETE FROM intermediate.int_tickets_mapped_to_services "
+        "WHERE rowid IN (SELECT rowid FROM intermediate.int_tickets_mapped_to_services LIMIT 3)",
+    )
+    outcome = mart_reconciliation(ctx, WEEKLY, weekly(ctx))
+    assert not outcome.passed
+    assert [f.column for f in outcome.failures] == ["tickets_resolved"]
+    assert outcome.notes["staging_totals"]["resolved_tickets"] == 277
+
+
+def test_a_week_far_outside_its_history_fails_the_distribution_guard(ctx):
+    execute(
+        ctx,
+        "UPDATE marts.service_experience_weekly SET happiness_score = 70 + "
+        "(extract('week' FROM week_start) % 3) WHERE week_start < DATE '2026-03-23'",
+    )
+    execute(
+        ctx,
+        "UPDATE marts.service_experience_weekly SET happiness_score = 20 "
+        "WHERE week_start = DATE '2026-03-23'",
+    )
+    outcome = weekly_happiness_distribution(ctx, weekly(ctx))
+    assert not outcome.passed
+    assert outcome.notes["week"] == "2026-03-23"  # the latest week complete by 2026-03-31
+
+
+def test_too_little_history_is_said_not_passed_silently(ctx):
+    execute(ctx, "DELETE FROM marts.service_experience_weekly WHERE week_start < DATE '2026-03-01'")
+    outcome = weekly_happiness_distribution(ctx, weekly(ctx))
+    assert outcome.passed and "complete weeks" in outcome.skipped
+
+
+def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -> None:
+    con = duckdb.connect(str(ctx.warehouse_path))
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute("""CREATE TABLE raw.device_snapshots (device_id VARCHAR, employee_id VARCHAR,
+        snapshot_date DATE, device_type VARCHAR, model VARCHAR, os_version VARCHAR,
+        boot_duration_s DOUBLE, logon_duration_s DOUBLE, app_crashes BIGINT, app_freezes BIGINT,
+        system_crashes BIGINT, cpu_saturation_pct DOUBLE, memory_saturation_pct DOUBLE,
+        disk_free_pct DOUBLE, battery_health_pct DOUBLE, network_latency_ms DOUBLE,
+        _extract_date DATE, _source_file VARCHAR, _source_line BIGINT, _loaded_at TIMESTAMP)""")
+    for day, rows in daily_rows.items():
+        con.execute(f"""INSERT INTO raw.device_snapshots SELECT 'D' || i, 'E' || i,
+            DATE '{day}' - INTERVAL {lag_days} DAY, 'laptop', 'X1', 'w11', 30, 20, 0, 0, 0,
+            5, 5, 50, 90, 10, DATE '{day}', 'f', i, now() FROM range({rows}) t(i)""")
+    con.close()
+
+
+def test_raw_extracts_are_validated_against_their_contract_in_chunks(ctx):
+    days = [RUN_DATE - timedelta(days=i) for i in range(3)]
+    make_raw(ctx, {d: 400 for d in days})
+    config = ctx.config.__class__(**{**ctx.config.__dict__, "raw_chunk_rows": 800})
+    chunked = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days)), "config": config})
+    outcome = raw_schema(chunked, "device")
+    assert outcome.passed
+    assert len(outcome.validations) == 2  # 3 x 400 rows in chunks of at most 800
+    execute(ctx, "UPDATE raw.device_snapshots SET battery_health_pct = 150 WHERE device_id = 'D7'")
+    failed = raw_schema(chunked, "device")
+    # D7 is bad on all three days: one failed expectation per chunk, 2 + 1 rows.
+    assert [(f.column, f.unexpected_count) for f in failed.failures] == [
+        ("battery_health_pct", 2),
+        ("battery_health_pct", 1),
+    ]
+
+
+def test_a_raw_extract_holding_only_old_records_fails_freshness(ctx):
+    make_raw(ctx, {RUN_DATE: 10}, lag_days=9)
+    outcome = raw_freshness(ctx, "device")
+    assert not outcome.passed and outcome.failures[0].sample == [9]
+
+
+def test_a_collapsed_raw_extract_fails_against_the_median_of_the_previous(ctx):
+    days = [RUN_DATE - timedelta(days=i) for i in range(10)]
+    make_raw(ctx, {d: (1000 if d < RUN_DATE else 50) for d in days})
+    run = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days))})
+    outcome = raw_volume(run, "device")
+    assert not outcome.passed
+    assert outcome.failures[0].sample == [150]  # 200 expected at least, 50 came
+
+
+def test_a_check_whose_gate_raises_is_reported_failed(ctx, monkeypatch):
+    def broken(ctx):
+        raise RuntimeError("validation crashed")
+
+    # Directly invoked checks have no run; give the gate the context a run would.
+    monkeypatch.setattr("orchestration.checks.gate_context", lambda context, xmo: ctx)
+    check = build_gate_check(
+        dg.AssetKey(["marts", "x"]),
+        "x_never_passes_by_accident",
+        "schema",
+        broken,
+        "a gate that raises",
+    )
+    context = dg.build_asset_check_context()
+    result = check(context, XmoDataDir(data_dir=str(ctx.quality_dir)))
+    assert result.passed is False
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert "validation crashed" in result.metadata["error"].value
