@@ -302,3 +302,45 @@ def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path
     }
     assert documented == set(PUBLISHED_MARTS)
     assert (target / "index.html").exists()
+
+
+def test_a_collapsed_extract_stops_the_run_before_dbt_and_keeps_the_published_version(
+    pipeline_run,
+):
+    settings, _, _ = pipeline_run
+    before = query(
+        settings.reporting_path,
+        "SELECT count(*), sum(device_days) FROM marts.device_experience_weekly",
+    )
+    # The device extract of the day arrives with 5 devices instead of 300.
+    extract = settings.landing_dir / "device" / HAND_DAY.isoformat() / "devices.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (FROM '{extract}' LIMIT 5) TO '{extract}.tmp' (FORMAT parquet)")
+    con.close()
+    Path(f"{extract}.tmp").replace(extract)
+
+    summary = summarize(execute_pipeline(settings, [HAND_DAY]))
+
+    assert not summary.published
+    assert summary.checks_failed == [
+        "raw/device_snapshots:raw_device_snapshots_volume_holds_against_previous_runs"
+    ]
+    # The extract loaded, but dbt never ran on it: staging still holds the last good extract.
+    assert query(
+        settings.warehouse_path,
+        "SELECT count(*) FROM raw.device_snapshots WHERE _extract_date = ?",
+        [HAND_DAY],
+    ) == [(5,)]
+    assert query(
+        settings.warehouse_path,
+        "SELECT count(*) FROM staging.stg_device__snapshots WHERE extract_date = ?",
+        [HAND_DAY],
+    ) == [(300,)]
+    # And readers still get the last good version.
+    assert (
+        query(
+            settings.reporting_path,
+            "SELECT count(*), sum(device_days) FROM marts.device_experience_weekly",
+        )
+        == before
+    )
