@@ -12,3 +12,16 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#- Every version (across all extracts) of the records whose key appears in the run's extract
+    dates; on a full build, every version. The caller keeps the latest per key, so re-running
+    an old date never replaces a newer version. -#}
+{% macro versions_of_touched_keys(relation, key) -%}
+    select *
+    from {{ relation }}
+    {% if is_incremental() -%}
+    where {{ key }} in (
+        select {{ key }} from {{ relation }} where {{ extract_window_filter('_extract_date') }}
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -15,25 +15,12 @@ source as (
 
 ),
 
-{% if is_incremental() -%}
--- Tickets that appear in the run's extract dates; their latest version is chosen among all
--- extracts, so re-running an old date never replaces a newer version.
+-- In an incremental run, only the keys of the run's extract dates (all their versions).
 candidates as (
 
-    select *
-    from source
-    where number in (
-        select number from source where {{ extract_window_filter('_extract_date') }}
-    )
+    {{ versions_of_touched_keys('source', 'number') }}
 
 ),
-{%- else -%}
-candidates as (
-
-    select * from source
-
-),
-{%- endif %}
 
 -- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
 -- Keyed by number, which every format carries (list exports may lack sys_id).

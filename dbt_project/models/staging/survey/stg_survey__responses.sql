@@ -15,25 +15,12 @@ source as (
 
 ),
 
-{% if is_incremental() -%}
--- Responses that appear in the run's extract dates; their latest version is chosen among all
--- extracts, so re-running an old date never replaces a newer version.
+-- In an incremental run, only the keys of the run's extract dates (all their versions).
 candidates as (
 
-    select *
-    from source
-    where response_id in (
-        select response_id from source where {{ extract_window_filter('_extract_date') }}
-    )
+    {{ versions_of_touched_keys('source', 'response_id') }}
 
 ),
-{%- else -%}
-candidates as (
-
-    select * from source
-
-),
-{%- endif %}
 
 -- A response re-sent in a later extract replaces the earlier copy.
 ranked as (
