@@ -19,7 +19,7 @@ import duckdb
 
 from ingestion.loader import extract_dates
 from ingestion.synthetic.generator import GeneratorConfig, generate
-from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
+from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings, SettingsError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args, Settings.from_env())
-    except UsageError as exc:
+    except (UsageError, SettingsError) as exc:
         print(f"xmo: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -10,8 +10,12 @@ from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
 from orchestration.checks import build_gate_checks
 from orchestration.partitions import daily_partitions
+from orchestration.policies import daily_freshness
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
+from orchestration.schedules import build_daily_schedule
+from orchestration.sensors import build_failure_alert_sensor, build_landing_sensor
 from orchestration.settings import Settings
+from orchestration.translator import XmoDbtTranslator
 
 PIPELINE_JOB = "xmo_pipeline"
 SERVICENOW_PULL_JOB = "servicenow_pull"
@@ -22,14 +26,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     project = dbt_project()
     partitions = daily_partitions(settings)
     raw_assets = build_raw_assets(partitions)
-    dbt_models = build_dbt_assets(project)
-    publish = build_publish_asset(published_mart_keys(project))
+    freshness = daily_freshness(settings)
+    dbt_models = build_dbt_assets(project, XmoDbtTranslator(mart_freshness=freshness))
+    publish = build_publish_asset(published_mart_keys(project), freshness)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         # The pull talks to a remote instance; it runs as its own job before the daily run.
         selection=dg.AssetSelection.all(include_sources=False)
         - dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
         partitions_def=partitions,
+        # One process for the whole run: the writers share one warehouse slot anyway, and a
+        # subprocess per step would import the Definitions ~70 times per run.
+        executor_def=dg.in_process_executor,
         description=(
             "Load the selected extract dates, rebuild the dbt models, run every gate and "
             "publish the marts when all blocking checks pass."
@@ -44,6 +52,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[servicenow_pull, *raw_assets, dbt_models, publish],
         asset_checks=build_gate_checks(),
         jobs=[pipeline, pull],
+        schedules=[build_daily_schedule(pipeline, settings)],
+        sensors=[build_landing_sensor(pipeline, settings), build_failure_alert_sensor(settings)],
         resources={
             "xmo": XmoDataDir(data_dir=str(settings.data_dir)),
             "dbt": dbt_resource(project),

@@ -10,14 +10,20 @@ import dagster as dg
 from orchestration.resources import WAREHOUSE_POOL
 from orchestration.settings import Settings
 
+MARK = "# Written by xmo (rewritten when xmo's version changes; remove this line to keep edits)."
+
 DAGSTER_YAML = f"""\
-# Written by xmo. DuckDB allows one writing process per file, so every step that writes
-# the warehouse claims the `{WAREHOUSE_POOL}` pool, which has a single slot.
+{MARK}
+# DuckDB allows one writing process per file, so every step that writes the warehouse
+# claims the `{WAREHOUSE_POOL}` pool, which has a single slot.
 concurrency:
   pools:
     default_limit: 1
 python_logs:
   managed_python_loggers: [ingestion, quality]
+# Freshness policies on the published marts and packs (DESIGN §2) are evaluated by the daemon.
+freshness:
+  enabled: true
 telemetry:
   enabled: false
 """
@@ -27,7 +33,9 @@ def ensure_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    # Ours is kept current; a dagster.yaml a person wrote (without the mark) is left alone.
+    current = config.read_text() if config.exists() else None
+    if current is None or (current.startswith(MARK) and current != DAGSTER_YAML):
         config.write_text(DAGSTER_YAML)
     return home
 

@@ -36,3 +36,27 @@ def extract_window_vars(tags: Mapping[str, str]) -> dict[str, str]:
     for value in (start, end):
         date.fromisoformat(value)  # partition keys of a daily partitioning are ISO dates
     return {"extract_date_from": start, "extract_date_to": end}
+
+
+def extract_dates_loaded_since(
+    instance: dg.DagsterInstance, raw_keys: list[dg.AssetKey], since: float | None
+) -> list[str]:
+    """Extract dates (raw partitions) materialized after `since`, sorted.
+
+    A run without partition tags (the unpartitioned dbt step of a UI backfill, a manual
+    materialization) rebuilds the incremental models for the dates loaded since dbt last ran.
+    """
+    dates: set[str] = set()
+    for key in raw_keys:
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_timestamp=since),
+                limit=1000,
+                cursor=cursor,
+            )
+            dates.update(r.partition_key for r in page.records if r.partition_key)
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return sorted(dates)

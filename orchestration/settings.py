@@ -7,23 +7,65 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 PROJECT_SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 
 
+class SettingsError(ValueError):
+    """An XMO_* variable with a value that cannot be used; the message names it."""
+
+
+def _parse(env: Mapping[str, str], name: str, default: str, parse, expected: str):
+    raw = env.get(name) or default
+    try:
+        return parse(raw)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        raise SettingsError(f"{name}={raw!r} is not {expected}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _timezone(raw: str) -> str:
+    ZoneInfo(raw)
+    return raw
+
+
+def _switch(raw: str) -> bool:
+    return {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}[
+        raw.lower()
+    ]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Configuration of one XMO data directory (DESIGN §2 paths)."""
+    """Configuration of one XMO data directory (DESIGN §2 paths) and its automation."""
 
     data_dir: Path
     partitions_start: date
     pseudonym_salt: str
     dbt_target: str
     servicenow_url: str | None = None
+    # Experience thresholds handed to dbt as vars (DESIGN §4 metric definitions).
+    min_responses: int = 5
+    baseline_weeks: int = 12
+    # Automation: when the daily run starts (in `timezone`), when a landing folder counts as
+    # complete, where alerts go, and whether schedules and sensors start switched on.
+    timezone: str = "UTC"
+    daily_run_at: time = time(6, 0)
+    landing_settle_seconds: int = 300
+    alert_webhook: str | None = None
+    ui_url: str = "http://127.0.0.1:3000"
+    automation_on: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +82,18 @@ class Settings:
             # Credentials stay in the environment (XMO_SERVICENOW_USER / _PASSWORD), read only
             # by the client when it pulls, never copied into settings, logs or metadata.
             servicenow_url=env.get("XMO_SERVICENOW_URL") or None,
+            min_responses=_parse(env, "XMO_MIN_RESPONSES", "5", _positive_int, "an integer ≥ 1"),
+            baseline_weeks=_parse(env, "XMO_BASELINE_WEEKS", "12", _positive_int, "an integer ≥ 1"),
+            timezone=_parse(env, "XMO_TIMEZONE", "UTC", _timezone, "an IANA time zone"),
+            daily_run_at=_parse(env, "XMO_DAILY_RUN_AT", "06:00", time.fromisoformat, "HH:MM"),
+            landing_settle_seconds=_parse(
+                env, "XMO_LANDING_SETTLE_SECONDS", "300", int, "a number of seconds"
+            ),
+            alert_webhook=env.get("XMO_ALERT_WEBHOOK") or None,
+            ui_url=(
+                env.get("XMO_UI_URL") or f"http://127.0.0.1:{env.get('XMO_UI_PORT') or '3000'}"
+            ).rstrip("/"),
+            automation_on=_parse(env, "XMO_AUTOMATION", "off", _switch, "on or off"),
         )
 
     @property
@@ -95,6 +149,15 @@ class Settings:
         """
         key = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
         return DBT_PROJECT_DIR / "target" / "xmo_reference" / key
+
+    @property
+    def alerts_log(self) -> Path:
+        """One line per failed run, whatever else alerting does (a webhook)."""
+        return self.data_dir / "alerts" / "alerts.log"
+
+    def dbt_vars(self) -> dict[str, int]:
+        """Thresholds every dbt build gets (dbt_project.yml holds the same defaults)."""
+        return {"min_responses": self.min_responses, "baseline_weeks": self.baseline_weeks}
 
     def dbt_environment(self) -> dict[str, str]:
         """Variables profiles.yml and dbt_project.yml read."""

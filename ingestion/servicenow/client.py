@@ -31,7 +31,15 @@ ENV_PASSWORD = "XMO_SERVICENOW_PASSWORD"
 
 
 class ServiceNowError(Exception):
-    """A pull that cannot go on; the message names the table and status, never credentials."""
+    """A pull that cannot go on; the message names the table and status, never credentials.
+
+    `transient` is true when the instance was unreachable or overloaded after every retry, so
+    trying again later may work; credentials, permissions and bad answers need a person.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class _ExpiredPage(Exception):
@@ -131,7 +139,9 @@ class ServiceNowClient:
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 reason = getattr(error, "reason", error)
                 if attempt == self.retry.max_attempts:
-                    raise ServiceNowError(f"{shown}: unreachable ({reason})") from None
+                    raise ServiceNowError(
+                        f"{shown}: unreachable ({reason})", transient=True
+                    ) from None
                 delay = self.retry.delay(attempt)
                 log.warning("%s unreachable (%s); retry %s in %.1fs", shown, reason, attempt, delay)
                 self._sleep(delay)
@@ -147,7 +157,9 @@ class ServiceNowClient:
                 raise _ExpiredPage
             if status == 429 or status >= 500:
                 if attempt == self.retry.max_attempts:
-                    raise ServiceNowError(f"{shown}: HTTP {status} after {attempt} attempts")
+                    raise ServiceNowError(
+                        f"{shown}: HTTP {status} after {attempt} attempts", transient=True
+                    )
                 retry_after = _seconds(response.headers.get("Retry-After"))
                 delay = self.retry.delay(attempt, retry_after)
                 log.warning("%s: HTTP %s; retry %s in %.1fs", shown, status, attempt, delay)

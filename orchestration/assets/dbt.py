@@ -1,24 +1,91 @@
 """The dbt project as assets: seeds, staging, intermediate and marts, with dbt tests as checks."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.partitions import extract_window_vars
+from orchestration.partitions import extract_dates_loaded_since, extract_window_vars
+from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 from orchestration.settings import stage_reference_seeds
-from orchestration.translator import XmoDbtTranslator
+from orchestration.translator import XmoDbtTranslator, is_mart
+from quality.tables import TableProfile, profile_tables
+
+# DuckDB's message when another process holds the warehouse file: worth a retry.
+WAREHOUSE_LOCKED = "Could not set lock on file"
+PREVIEW_ROWS = 5
 
 
-def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+@dataclass(frozen=True)
+class BuiltTable:
+    """A dbt node that leaves a table behind (seed, table, incremental), as the UI reports it."""
+
+    relation: str
+    covers: str | None  # the period column named by the model's `meta.covers`
+    preview: bool  # marts only: upstream layers hold pseudonymised rows and survey comments
+
+
+def built_tables(
+    manifest: dict[str, Any], translator: XmoDbtTranslator
+) -> dict[dg.AssetKey, BuiltTable]:
+    tables = {}
+    for node in manifest["nodes"].values():
+        materialized = node["config"].get("materialized")
+        if node["resource_type"] not in ("model", "seed") or materialized == "view":
+            continue
+        tables[translator.get_asset_key(node)] = BuiltTable(
+            relation=f"{node['schema']}.{node['alias']}",
+            covers=node["config"].get("meta", {}).get("covers"),
+            preview=is_mart(node),
+        )
+    return tables
+
+
+def _markdown(columns: list[str], rows: list[tuple]) -> str:
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
+    return "\n".join([header, *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)])
+
+
+def table_metadata(profile: TableProfile) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "dagster/row_count": dg.MetadataValue.int(profile.row_count),
+        "dagster/table_name": dg.MetadataValue.text(profile.relation),
+    }
+    if profile.covers:
+        metadata["covers"] = dg.MetadataValue.text(f"{profile.covers[0]} … {profile.covers[1]}")
+    if profile.preview is not None:
+        metadata["preview"] = dg.MetadataValue.md(_markdown(*profile.preview))
+    return metadata
+
+
+def _failed_nodes(invocation: Any) -> list[str]:
+    try:
+        results = invocation.get_artifact("run_results.json")["results"]
+    except (OSError, KeyError, ValueError):
+        return []
+    return [
+        f"{r['unique_id']}: {(r.get('message') or r['status']).strip().splitlines()[0]}"
+        for r in results
+        if r["status"] in ("error", "fail")
+    ]
+
+
+def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.AssetsDefinition:
+    tables = built_tables(json.loads(project.manifest_path.read_text()), translator)
+
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=XmoDbtTranslator(),
+        dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
+        retry_policy=TRANSIENT_RETRY,
     )
     def xmo_dbt_models(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, xmo: XmoDataDir
@@ -27,24 +94,86 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
 
         The incremental models process the extract dates of the run's partitions.
         """
-        stage_reference_seeds(xmo.settings)
-        args = ["build"]
-        window = extract_window_vars(context.run.tags)
-        if window:
-            args += ["--vars", json.dumps(window)]
-            context.log.info(f"incremental window: {window}")
-        yield from dbt.cli(args, context=context).stream()
+        settings = xmo.settings_from_environment()
+        stage_reference_seeds(settings)
+        window = extract_window_vars(context.run.tags) or _window_loaded_since_last_build(context)
+        dbt_vars = {**settings.dbt_vars(), **window}
+        context.log.info(f"dbt build with vars {dbt_vars}")
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False
+        )
+        events: list[Any] = []
+        selected = len(context.selected_asset_keys)
+        for event in invocation.stream():
+            events.append(event)
+            if isinstance(event, dg.Output):
+                built = sum(isinstance(e, dg.Output) for e in events)
+                context.log.info(f"dbt built {event.output_name} ({built} of {selected})")
+        # dbt has exited and released the warehouse: profile what it built, read-only.
+        yield from _with_table_metadata(context, events, tables, xmo)
+        error = invocation.get_error()
+        if error is None:
+            return
+        if WAREHOUSE_LOCKED in str(error):
+            raise error  # transient: TRANSIENT_RETRY runs the step again
+        failed = _failed_nodes(invocation)
+        raise dg.Failure(
+            description=f"dbt build failed on {len(failed)} node(s): " + "; ".join(failed[:5]),
+            metadata={"failed_nodes": dg.MetadataValue.md("\n".join(f"- {f}" for f in failed))},
+            allow_retries=False,
+        )
 
     return xmo_dbt_models
+
+
+# The staging models every extract date flows through: their last build marks what dbt has seen.
+WATERMARK_KEY = dg.AssetKey(["staging", "stg_itsm__tickets"])
+
+
+def _window_loaded_since_last_build(context: dg.AssetExecutionContext) -> dict[str, str]:
+    last = context.instance.get_latest_materialization_event(WATERMARK_KEY)
+    if last is None:
+        return {}  # first build: the incremental models build from everything there is
+    raw_keys = [key for key in context.assets_def.dependency_keys if key.path[0] == "raw"]
+    dates = extract_dates_loaded_since(context.instance, raw_keys, last.timestamp)
+    if not dates:
+        return {}
+    context.log.info(f"no partition on this run: rebuilding extract dates loaded since {dates}")
+    return {"extract_date_from": dates[0], "extract_date_to": dates[-1]}
+
+
+def _with_table_metadata(
+    context: dg.AssetExecutionContext,
+    events: Sequence[Any],
+    tables: dict[dg.AssetKey, BuiltTable],
+    xmo: XmoDataDir,
+) -> Iterator[Any]:
+    outputs = {
+        id(event): context.asset_key_for_output(event.output_name)
+        for event in events
+        if isinstance(event, dg.Output)
+    }
+    wanted = {tables[key].relation: tables[key] for key in outputs.values() if key in tables}
+    profiles = profile_tables(
+        xmo.settings.warehouse_path,
+        {relation: table.covers for relation, table in wanted.items()},
+        {relation for relation, table in wanted.items() if table.preview},
+        PREVIEW_ROWS,
+    )
+    for event in events:
+        key = outputs.get(id(event))
+        table = tables.get(key) if key else None
+        if table and table.relation in profiles:
+            yield event.with_metadata(
+                {**event.metadata, **table_metadata(profiles[table.relation])}
+            )
+        else:
+            yield event
 
 
 def published_mart_keys(project: DbtProject) -> list[dg.AssetKey]:
     """Every model in the marts folder: what publication copies to the reporting database."""
     manifest = json.loads(project.manifest_path.read_text())
     translator = XmoDbtTranslator()
-    keys = [
-        translator.get_asset_key(node)
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
-    ]
+    keys = [translator.get_asset_key(node) for node in manifest["nodes"].values() if is_mart(node)]
     return sorted(keys, key=lambda k: k.to_user_string())

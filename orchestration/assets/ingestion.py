@@ -1,5 +1,6 @@
 """Raw assets: one per landing source, daily-partitioned by extract date."""
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from ingestion.loader import PartitionLoad, load_partitions
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY
+from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 
 FILES_SHOWN = 60
@@ -17,14 +19,8 @@ FILES_SHOWN = 60
 
 def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
     files = [f for load in loads for f in load.files]
-    reasons: dict[str, int] = {}
-    for load in loads:
-        for reason, count in load.quarantine_reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-    reason_table = "\n".join(
-        f"| {reason} | {count} |" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])
-    )
     empty = [load.extract_date.isoformat() for load in loads if not load.files]
+    delivered = [load.extract_date.isoformat() for load in loads if load.files]
     # Every file's own balance (read = loaded + quarantined); the latest files first, capped so
     # a year-long backfill keeps its metadata readable (the totals above cover every file).
     file_rows = "\n".join(
@@ -34,19 +30,41 @@ def _metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
     )
     return {
         "dagster/row_count": dg.MetadataValue.int(sum(load.loaded for load in loads)),
+        "covers": dg.MetadataValue.text(
+            f"extract dates {delivered[0]} … {delivered[-1]}" if delivered else "no extracts"
+        ),
         "partitions": dg.MetadataValue.int(len(loads)),
         "files": dg.MetadataValue.int(len(files)),
         "rows_read": dg.MetadataValue.int(sum(f.rows_read for f in files)),
         "rows_loaded": dg.MetadataValue.int(sum(f.loaded for f in files)),
         "rows_quarantined": dg.MetadataValue.int(sum(f.quarantined for f in files)),
-        "quarantine_reasons": dg.MetadataValue.md(
-            "| reason | rows |\n|---|---|\n" + reason_table if reasons else "none"
-        ),
         "partitions_without_files": dg.MetadataValue.text(", ".join(empty) or "none"),
         "files_read": dg.MetadataValue.md(
             "| file | read | loaded | quarantined |\n|---|---|---|---|\n" + file_rows
             if files
             else "no files"
+        ),
+    }
+
+
+def _quarantine_metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataValue]:
+    reasons: dict[str, int] = {}
+    for load in loads:
+        for reason, count in load.quarantine_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    reason_table = "\n".join(
+        f"| {reason} | {count} |" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])
+    )
+    by_date = "\n".join(
+        f"| {load.extract_date} | {load.quarantined} |" for load in loads if load.quarantined
+    )
+    return {
+        "dagster/row_count": dg.MetadataValue.int(sum(load.quarantined for load in loads)),
+        "quarantine_reasons": dg.MetadataValue.md(
+            "| reason | rows |\n|---|---|\n" + reason_table if reasons else "none"
+        ),
+        "quarantined_by_extract_date": dg.MetadataValue.md(
+            "| extract date | rows |\n|---|---|\n" + by_date if by_date else "none"
         ),
     }
 
@@ -57,23 +75,40 @@ PULLED_SOURCES = {"itsm", "directory"}
 
 def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     contract = source.contract
+    raw_key = dg.AssetKey(["raw", contract.table])
+    quarantine_key = dg.AssetKey(["raw", contract.quarantine_table])
 
-    @dg.asset(
-        key=["raw", contract.table],
-        deps=[SERVICENOW_PULL_KEY] if source.name in PULLED_SOURCES else [],
-        group_name="ingestion",
+    @dg.multi_asset(
+        name=f"load_{source.name}",
+        specs=[
+            dg.AssetSpec(
+                raw_key,
+                deps=[SERVICENOW_PULL_KEY] if source.name in PULLED_SOURCES else [],
+                group_name="ingestion",
+                kinds={"duckdb", "python"},
+                description=(
+                    f"Landing files of the `{source.name}` source loaded into "
+                    f"raw.{contract.table}. One partition per extract date; a rerun replaces "
+                    "its partition."
+                ),
+            ),
+            dg.AssetSpec(
+                quarantine_key,
+                group_name="quality",
+                kinds={"duckdb"},
+                description=(
+                    f"Rows of `{source.name}` landing files that broke the contract, with the "
+                    "file, line, raw record and every reason; loaded + quarantined = rows read."
+                ),
+            ),
+        ],
         partitions_def=partitions_def,
         # A backfill of many days is one run that loads them in order, one transaction each.
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
-        kinds={"duckdb", "python"},
-        description=(
-            f"Landing files of the `{source.name}` source loaded into raw.{contract.table}; rows "
-            f"that break the contract go to raw.{contract.quarantine_table} with their reason. "
-            "One partition per extract date; a rerun replaces its partition."
-        ),
+        retry_policy=TRANSIENT_RETRY,
     )
-    def _raw_asset(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> dg.MaterializeResult:
+    def _load(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> Iterator[dg.MaterializeResult]:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
         settings = xmo.settings
         loads: list[PartitionLoad] = []
@@ -96,9 +131,10 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
             raise dg.Failure(
                 description=f"{source.name} mapping: {exc}", allow_retries=False
             ) from None
-        return dg.MaterializeResult(metadata=_metadata(loads))
+        yield dg.MaterializeResult(asset_key=raw_key, metadata=_metadata(loads))
+        yield dg.MaterializeResult(asset_key=quarantine_key, metadata=_quarantine_metadata(loads))
 
-    return _raw_asset
+    return _load
 
 
 def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

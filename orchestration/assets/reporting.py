@@ -2,13 +2,16 @@
 
 import dagster as dg
 
+from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 from quality.publish import publish_marts
 
 PUBLISH_KEY = dg.AssetKey(["reporting", "xmo_reporting"])
 
 
-def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+def build_publish_asset(
+    mart_keys: list[dg.AssetKey], freshness: dg.FreshnessPolicy | None = None
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=PUBLISH_KEY,
         deps=mart_keys,
@@ -16,6 +19,8 @@ def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         # Reads the warehouse, which must not have a writer meanwhile (DuckDB file lock).
         pool=WAREHOUSE_POOL,
         kinds={"duckdb", "parquet"},
+        retry_policy=TRANSIENT_RETRY,
+        freshness_policy=freshness,
         description=(
             "The published marts: reporting/xmo_reporting.duckdb (schema marts, DuckDB v1.5.0 "
             "storage) and reporting/parquet/<mart>.parquet, replaced atomically. Runs only when "

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ingestion.servicenow.client import Credentials, ServiceNowClient, ServiceNowError
 from ingestion.servicenow.pull import pull_directory, pull_tickets
+from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import XmoDataDir
 
 SERVICENOW_PULL_KEY = dg.AssetKey(["landing", "servicenow_pull"])
@@ -15,6 +16,7 @@ SERVICENOW_PULL_KEY = dg.AssetKey(["landing", "servicenow_pull"])
     key=SERVICENOW_PULL_KEY,
     group_name="ingestion",
     kinds={"servicenow", "python"},
+    retry_policy=TRANSIENT_RETRY,
     description=(
         "Incidents and requested items changed since the last pull (Table API, watermark per "
         "table) and a sys_user snapshot, written to landing/ exactly as a file drop would be. "
@@ -31,7 +33,9 @@ def servicenow_pull(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> dg.Ma
         yesterday = datetime.now(UTC).date() - timedelta(days=1)
         directory = pull_directory(client, settings.landing_dir, yesterday)
     except ServiceNowError as exc:
-        raise dg.Failure(f"ServiceNow pull stopped: {exc}") from None
+        # The client has already retried within the pull; a transient give-up is retried by
+        # the step's policy later, anything else needs a person.
+        raise dg.Failure(f"ServiceNow pull stopped: {exc}", allow_retries=exc.transient) from None
     context.log.info(
         f"pulled {tickets.records} and {directory.records} in {client.requests} requests"
     )

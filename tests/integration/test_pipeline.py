@@ -292,6 +292,34 @@ def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path
     assert (target / "index.html").exists()
 
 
+def test_a_broken_model_fails_the_dbt_step_once_without_retries_and_names_the_node(
+    pipeline_run,
+):
+    settings, _, _ = pipeline_run
+    targets = settings.reference_dir / "xla_targets.csv"
+    good = targets.read_text() if targets.exists() else None
+    # An XMO edits its targets by hand and types a word where a number belongs.
+    targets.write_text(
+        "service_id,indicator,target,amber_tolerance,higher_is_better\n"
+        "*,happiness_score,seventy,5,true\n"
+    )
+    try:
+        result = execute_pipeline(settings, [HAND_DAY])
+    finally:
+        if good is None:
+            targets.unlink()
+        else:
+            targets.write_text(good)
+    summary = summarize(result)
+
+    assert not summary.published
+    [failure] = [f for f in summary.step_failures if f.startswith("xmo_dbt_models")]
+    assert "dbt build failed on" in failure and "xla_targets" in failure
+    # Bad input is not transient: the step ran once, no retry was scheduled.
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retries == []
+
+
 def test_a_collapsed_extract_stops_the_run_before_dbt_and_keeps_the_published_version(
     pipeline_run,
 ):

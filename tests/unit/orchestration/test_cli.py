@@ -36,6 +36,14 @@ def test_run_rejects_impossible_date_ranges(data_dir, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_a_bad_setting_is_one_line_naming_the_variable(data_dir, capsys, monkeypatch):
+    monkeypatch.setenv("XMO_TIMEZONE", "Mars/Olympus")
+    assert main(["run", "--all"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "XMO_TIMEZONE='Mars/Olympus' is not an IANA time zone" in error
+    assert "Traceback" not in error
+
+
 def test_a_malformed_date_is_an_argument_error(data_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--partition", "10/03/2026"])

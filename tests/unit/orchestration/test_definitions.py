@@ -30,6 +30,10 @@ def test_asset_keys_and_groups(graph):
         "raw/itsm_tickets": "ingestion",
         "raw/directory_employees": "ingestion",
         "raw/device_snapshots": "ingestion",
+        "raw/quarantine_survey": "quality",
+        "raw/quarantine_itsm": "quality",
+        "raw/quarantine_directory": "quality",
+        "raw/quarantine_device": "quality",
         "reference/service_catalog": "reference",
         "reference/business_service_mapping": "reference",
         "reference/channel_mapping": "reference",
@@ -122,3 +126,38 @@ def test_the_raw_ticket_and_directory_tables_are_fed_by_the_pull(graph):
     for table in ("itsm_tickets", "directory_employees"):
         parents = asset_graph.get(dg.AssetKey(["raw", table])).parent_keys
         assert dg.AssetKey(["landing", "servicenow_pull"]) in parents
+
+
+def test_published_data_has_freshness_policies_and_the_rest_none(graph):
+    _, asset_graph = graph
+    with_policy = {
+        key.to_user_string(): asset_graph.get(key).freshness_policy
+        for key in asset_graph.get_all_asset_keys()
+        if asset_graph.get(key).freshness_policy is not None
+    }
+    assert set(with_policy) == {f"marts/{m}" for m in MARTS} | {"reporting/xmo_reporting"}
+    policy = with_policy["reporting/xmo_reporting"]
+    # The daily run starts at 06:00 UTC by default; published data is due three hours later.
+    assert (policy.deadline_cron, policy.timezone) == ("0 9 * * *", "UTC")
+
+
+def test_writers_retry_transient_failures_with_backoff(graph):
+    defs, _ = graph
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    for step in ("load_itsm", "load_device", "xmo_dbt_models", "reporting__xmo_reporting"):
+        policy = job.graph.node_named(step).definition.retry_policy
+        assert policy is not None and policy.max_retries == 3, step
+        assert policy.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_schedules_and_sensors_stop_by_default_except_the_failure_alert(graph):
+    defs, _ = graph
+    schedule = defs.resolve_schedule_def("xmo_daily")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert defs.resolve_sensor_def("xmo_landing_sensor").default_status == (
+        dg.DefaultSensorStatus.STOPPED
+    )
+    assert defs.resolve_sensor_def("xmo_run_failure_alert").default_status == (
+        dg.DefaultSensorStatus.RUNNING
+    )

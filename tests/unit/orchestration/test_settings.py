@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, Settings, stage_reference_seeds
+import pytest
+
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    stage_reference_seeds,
+)
 
 
 def test_defaults_put_everything_under_the_project_data_dir():
@@ -45,3 +53,42 @@ def test_two_data_dirs_stage_their_seeds_apart(tmp_path):
     a = Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "a")})
     b = Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "b")})
     assert a.staged_seeds_dir != b.staged_seeds_dir
+
+
+def test_automation_and_thresholds_come_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "XMO_TIMEZONE": "Europe/Helsinki",
+            "XMO_DAILY_RUN_AT": "05:30",
+            "XMO_MIN_RESPONSES": "10",
+            "XMO_BASELINE_WEEKS": "8",
+            "XMO_AUTOMATION": "on",
+            "XMO_UI_PORT": "3010",
+        }
+    )
+    assert settings.timezone == "Europe/Helsinki"
+    assert (settings.daily_run_at.hour, settings.daily_run_at.minute) == (5, 30)
+    assert settings.dbt_vars() == {"min_responses": 10, "baseline_weeks": 8}
+    assert settings.automation_on
+    assert settings.ui_url == "http://127.0.0.1:3010"
+    defaults = Settings.from_env({})
+    assert (defaults.timezone, defaults.automation_on, defaults.alert_webhook) == (
+        "UTC",
+        False,
+        None,
+    )
+    assert defaults.dbt_vars() == {"min_responses": 5, "baseline_weeks": 12}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("XMO_TIMEZONE", "Mars/Olympus"),
+        ("XMO_DAILY_RUN_AT", "6 o'clock"),
+        ("XMO_MIN_RESPONSES", "0"),
+        ("XMO_AUTOMATION", "maybe"),
+    ],
+)
+def test_a_bad_setting_is_named_in_a_clear_error(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})

@@ -1,0 +1,349 @@
+"""The Dagster webserver and daemon on 127.0.0.1 with a temporary DAGSTER_HOME, driven over GraphQL.
+
+What a data engineer does in the UI, through the same API the UI uses: launch the daily job for
+one partition, read the lineage, materializations and check results, then watch a run fail at
+one step and re-execute it from the failure. The failure sensor's alert is checked too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestion.synthetic.generator import GeneratorConfig, generate
+from orchestration.instance import ensure_dagster_home
+from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+START = date(2026, 3, 2)
+DAYS = 3
+RUN_TIMEOUT_S = 600
+
+
+@dataclass
+class Dagster:
+    url: str
+    settings: Settings
+    logs: Path
+    location: str = ""
+    repository: str = ""
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        assert "errors" not in answer, answer["errors"]
+        return answer["data"]
+
+    def wait_for_run(self, run_id: str) -> str:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            status = self.graphql(
+                "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+                {"id": run_id},
+            )["runOrError"]["status"]
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(2)
+        raise AssertionError(f"run {run_id} still not finished; logs in {self.logs}")
+
+    def selector(self, job: str) -> dict[str, str]:
+        return {
+            "repositoryLocationName": self.location,
+            "repositoryName": self.repository,
+            "jobName": job,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, processes: list[subprocess.Popen], logs: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise AssertionError(f"{process.args[0]} exited; see {logs}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    raise AssertionError(f"the webserver did not come up; see {logs}")
+
+
+def _wait_for_code_location(server: Dagster) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        entries = server.graphql(
+            """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+                 locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+        )["workspaceOrError"]["locationEntries"]
+        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+            errors = [e["locationOrLoadError"] for e in entries]
+            assert all(e["__typename"] == "RepositoryLocation" for e in errors), errors
+            return
+        time.sleep(1)
+    raise AssertionError(f"the code location did not load; see {server.logs}")
+
+
+@pytest.fixture(scope="module")
+def dagster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster]:
+    root = tmp_path_factory.mktemp("e2e")
+    settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data")})
+    generate(
+        settings.landing_dir,
+        settings.reference_dir,
+        PROJECT_SEEDS_DIR,
+        GeneratorConfig(employees=200, days=DAYS, start=START, seed=11),
+    )
+    home = ensure_dagster_home(settings)
+    env = {
+        **os.environ,
+        "XMO_DATA_DIR": str(settings.data_dir),
+        "DAGSTER_HOME": str(home),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env["XMO_UI_URL"] = url
+    logs = root / "logs"
+    logs.mkdir()
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    commands = {
+        "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)],
+        "daemon": [str(BIN / "dagster-daemon"), "run"],
+    }
+    processes = []
+    for name, command in commands.items():
+        log = (logs / f"{name}.log").open("w")
+        processes.append(
+            subprocess.Popen(
+                [*command, "-w", workspace],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        _wait_until_up(url, processes, logs)
+        server = Dagster(url=url, settings=settings, logs=logs)
+        _wait_for_code_location(server)
+        repository = server.graphql(
+            "{ repositoriesOrError { ... on RepositoryConnection "
+            "{ nodes { name location { name } } } } }"
+        )["repositoriesOrError"]["nodes"][0]
+        server.location, server.repository = repository["location"]["name"], repository["name"]
+        yield server
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+LAUNCH = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}"""
+
+RUN = """
+query($id: ID!) {
+  runOrError(runId: $id) {
+    ... on Run {
+      status
+      tags { key value }
+      stepStats { stepKey status }
+      assetMaterializations {
+        assetKey { path }
+        metadataEntries { label ... on IntMetadataEntry { intValue } }
+      }
+    }
+  }
+}"""
+
+
+def launch_partition(dagster: Dagster, day: date) -> str:
+    launched = dagster.graphql(
+        LAUNCH,
+        {
+            "params": {
+                "selector": dagster.selector("xmo_pipeline"),
+                "executionMetadata": {
+                    "tags": [{"key": "dagster/partition", "value": day.isoformat()}]
+                },
+            }
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def run_details(dagster: Dagster, run_id: str) -> dict[str, Any]:
+    return dagster.graphql(RUN, {"id": run_id})["runOrError"]
+
+
+@pytest.fixture(scope="module")
+def first_run(dagster: Dagster) -> dict[str, Any]:
+    run_id = launch_partition(dagster, START + timedelta(days=1))
+    status = dagster.wait_for_run(run_id)
+    assert status == "SUCCESS", f"run {run_id} {status}; logs in {dagster.logs}"
+    return {"id": run_id, **run_details(dagster, run_id)}
+
+
+def test_a_partition_launched_over_graphql_materializes_everything_and_publishes(
+    dagster: Dagster, first_run: dict[str, Any]
+) -> None:
+    materialized = {"/".join(m["assetKey"]["path"]): m for m in first_run["assetMaterializations"]}
+    assert {"raw/itsm_tickets", "raw/quarantine_itsm", "staging/stg_itsm__tickets"} <= set(
+        materialized
+    )
+    assert {f"marts/{m}" for m in ("service_experience_weekly", "xla_scorecard")} <= set(
+        materialized
+    )
+    assert "reporting/xmo_reporting" in materialized
+    # Row counts reach the UI: the loaded extract and the published total are not empty.
+    for key in ("raw/itsm_tickets", "marts/service_experience_weekly", "reporting/xmo_reporting"):
+        counts = {e["label"]: e.get("intValue") for e in materialized[key]["metadataEntries"]}
+        assert counts["dagster/row_count"] > 0, key
+    tags = {t["key"]: t["value"] for t in first_run["tags"]}
+    assert tags["dagster/partition"] == (START + timedelta(days=1)).isoformat()
+    assert dagster.settings.reporting_path.exists()
+
+
+def test_lineage_runs_from_raw_through_staging_and_marts_to_publication(
+    dagster: Dagster, first_run: dict[str, Any]
+) -> None:
+    nodes = dagster.graphql(
+        "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
+    )["assetNodes"]
+    parents = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]}
+        for n in nodes
+    }
+    groups = {"/".join(n["assetKey"]["path"]): n["groupName"] for n in nodes}
+    chain = [
+        "raw/itsm_tickets",
+        "staging/stg_itsm__tickets",
+        "intermediate/int_tickets_mapped_to_services",
+        "marts/fct_ticket_experience",
+        "reporting/xmo_reporting",
+    ]
+    for upstream, downstream in itertools.pairwise(chain):
+        assert upstream in parents[downstream], (upstream, downstream)
+    assert [groups[key] for key in chain] == [
+        "ingestion",
+        "staging",
+        "intermediate",
+        "marts",
+        "reporting",
+    ]
+    assert groups["raw/quarantine_itsm"] == "quality"
+
+
+def test_gate_results_and_freshness_policy_are_visible_per_mart(
+    dagster: Dagster, first_run: dict[str, Any]
+) -> None:
+    node = dagster.graphql(
+        """{ assetNodes(assetKeys: [{path: ["marts", "service_experience_weekly"]}]) {
+              internalFreshnessPolicy { __typename }
+              assetChecksOrError { ... on AssetChecks { checks {
+                name blocking executionForLatestMaterialization { status runId } } } } } }"""
+    )["assetNodes"][0]
+    assert node["internalFreshnessPolicy"]["__typename"] == "CronFreshnessPolicy"
+    checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+    gx = checks["service_experience_weekly_has_valid_schema_keys_and_ranges"]
+    assert gx["blocking"]
+    assert gx["executionForLatestMaterialization"]["status"] == "SUCCEEDED"
+    assert gx["executionForLatestMaterialization"]["runId"] == first_run["id"]
+    dbt_tests = [name for name in checks if name.startswith(("unique_", "not_null_"))]
+    assert dbt_tests, "dbt tests appear as checks"
+    for name in dbt_tests:
+        assert checks[name]["executionForLatestMaterialization"]["status"] == "SUCCEEDED", name
+
+
+def test_a_failed_step_is_re_executed_from_the_failure_and_alerts(
+    dagster: Dagster, first_run: dict[str, Any]
+) -> None:
+    day = START + timedelta(days=2)
+    itsm_folder = dagster.settings.landing_dir / "itsm" / day.isoformat()
+    extract = sorted(itsm_folder.glob("*.json"))[0]
+    good = extract.read_bytes()
+    extract.write_bytes(good[: len(good) // 2])  # a transfer cut off half-way
+
+    failed_id = launch_partition(dagster, day)
+    assert dagster.wait_for_run(failed_id) == "FAILURE"
+    failed = run_details(dagster, failed_id)
+    steps = {s["stepKey"]: s["status"] for s in failed["stepStats"]}
+    assert steps["load_itsm"] == "FAILURE"
+    assert steps["load_survey"] == "SUCCESS"
+    assert "xmo_dbt_models" not in steps or steps["xmo_dbt_models"] != "SUCCESS"
+    published = {"/".join(m["assetKey"]["path"]) for m in failed["assetMaterializations"]}
+    assert "reporting/xmo_reporting" not in published
+
+    # The failure sensor (run by the daemon) writes the alert line naming run and step.
+    alerts = dagster.settings.alerts_log
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        alerts.exists() and failed_id[:8] in alerts.read_text()
+    ):
+        time.sleep(2)
+    line = alerts.read_text().splitlines()[-1]
+    assert failed_id[:8] in line and "load_itsm" in line and day.isoformat() in line
+
+    extract.write_bytes(good)  # the file is delivered again, whole
+    answer = dagster.graphql(
+        """mutation($params: ReexecutionParams!) {
+             launchRunReexecution(reexecutionParams: $params) {
+               __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+             } }""",
+        {"params": {"parentRunId": failed_id, "strategy": "FROM_FAILURE"}},
+    )["launchRunReexecution"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    rerun_id = answer["run"]["runId"]
+    assert dagster.wait_for_run(rerun_id) == "SUCCESS", f"logs in {dagster.logs}"
+    rerun = run_details(dagster, rerun_id)
+    steps = {s["stepKey"]: s["status"] for s in rerun["stepStats"]}
+    # Only the failed step and what depends on it ran again.
+    assert steps["load_itsm"] == "SUCCESS"
+    assert "load_survey" not in steps
+    assert steps["xmo_dbt_models"] == "SUCCESS"
+    published = {"/".join(m["assetKey"]["path"]) for m in rerun["assetMaterializations"]}
+    assert "reporting/xmo_reporting" in published
+    tags = {t["key"]: t["value"] for t in rerun["tags"]}
+    assert tags["dagster/parent_run_id"] == failed_id
+    assert tags["dagster/partition"] == day.isoformat()
