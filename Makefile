@@ -10,7 +10,12 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install manifest lint fmt test demo dev lock clean
+.PHONY: install manifest lint fmt test demo dev lock clean browser bi-client screenshots
+
+# What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
+# with it. A venv of its own, used by the BI test.
+BI_VENV := .venv-duckdb15
+BI_STAMP := $(BI_VENV)/.installed-stamp
 
 install: $(STAMP)
 
@@ -20,6 +25,21 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
+
+bi-client: $(BI_STAMP)
+
+$(BI_STAMP):
+	$(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet "duckdb==1.5.0"
+	touch $(BI_STAMP)
+
+# Debian's chromium renders the session packs in the tests and takes the docs' screenshots.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium from Debian (headless browser for the pack tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || { echo "error: could not install chromium; install Debian's chromium package" >&2; exit 1; }; }
 
 # dagster-dbt builds the asset graph from dbt's manifest.json.
 manifest: install
@@ -33,7 +53,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install manifest lint
+test: install manifest lint browser bi-client
 	$(BIN)/python -m pytest
 
 demo: install manifest
@@ -52,5 +72,9 @@ lock:
 	  echo "# Regenerate after changing pyproject.toml pins: make lock."; \
 	  /tmp/xmo-lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^xmo-pipeline'; } > requirements.lock
 
+# The lineage graph and pack images in docs/images, from the data of `make demo`.
+screenshots: install manifest browser
+	$(BIN)/python docs/screenshots.py
+
 clean:
-	rm -rf $(VENV) dbt_project/target dbt_project/logs
+	rm -rf $(VENV) $(BI_VENV) dbt_project/target dbt_project/logs

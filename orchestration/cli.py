@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         help="first pull only: start here instead of at the beginning (UTC)",
     )
 
+    report = sub.add_parser("report", help="write a session pack from the published marts")
+    kind = report.add_subparsers(dest="kind", required=True)
+    weekly = kind.add_parser("weekly", help="the weekly XMO session pack")
+    weekly.add_argument("--week", metavar="YYYY-Www", help="default: the last complete week")
+    monthly = kind.add_parser("monthly", help="the monthly XMO session pack")
+    monthly.add_argument("--month", metavar="YYYY-MM", help="default: the last complete month")
+
     sub.add_parser("dev", help="the Dagster UI on 127.0.0.1:3000 over the same definitions")
     return parser
 
@@ -140,6 +147,7 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     step_failures: list[str] = field(default_factory=list)
     quarantined: int = 0
+    packs: list[str] = field(default_factory=list)
 
 
 def summarize(result: Any) -> RunSummary:
@@ -160,6 +168,8 @@ def summarize(result: Any) -> RunSummary:
             metadata = event.event_specific_data.materialization.metadata
             if "rows_quarantined" in metadata:
                 summary.quarantined += metadata["rows_quarantined"].value
+            if event.asset_key.path[0] == "reports" and "path" in metadata:
+                summary.packs.append(str(metadata["path"].value))
     return summary
 
 
@@ -230,8 +240,49 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Warehouse:  {settings.warehouse_path}")
     print(f"Reporting:  {settings.reporting_path}")
     print(f"Parquet:    {settings.reporting_parquet_dir}")
+    for pack in summary.packs:
+        print(f"Pack:       {pack}")
     print(f"Dagster UI: make dev (DAGSTER_HOME={settings.dagster_home})")
     return EXIT_OK if summary.success and summary.published else EXIT_RUN_FAILED
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Materialize one pack asset through Dagster (so the UI shows it), for a chosen period."""
+    from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY
+    from orchestration.definitions import MONTHLY_PACK_JOB, WEEKLY_PACK_JOB, build_definitions
+    from orchestration.instance import get_instance
+    from reporting.periods import PeriodError, parse_month, parse_week
+
+    weekly = args.kind == "weekly"
+    period = args.week if weekly else args.month
+    try:
+        if period:
+            (parse_week if weekly else parse_month)(period)
+    except PeriodError as exc:
+        raise UsageError(str(exc)) from None
+    key = WEEKLY_PACK_KEY if weekly else MONTHLY_PACK_KEY
+    job = build_definitions(settings).resolve_job_def(
+        WEEKLY_PACK_JOB if weekly else MONTHLY_PACK_JOB
+    )
+    run_config = {
+        "ops": {"__".join(key.path): {"config": {"period": period or ""}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    result = job.execute_in_process(
+        run_config=run_config,
+        instance=get_instance(settings),
+        tags={"xmo/launched_by": "xmo report"},
+        raise_on_error=False,
+    )
+    summary = summarize(result)
+    if not result.success:
+        for failure in summary.step_failures:
+            print(f"xmo: {failure}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    [event] = result.get_asset_materialization_events()
+    metadata = event.event_specific_data.materialization.metadata
+    print(f"{args.kind.capitalize()} pack {metadata['period'].value}: {metadata['path'].value}")
+    return EXIT_OK
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
@@ -285,7 +336,13 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK  # not reached: execve replaces this process
 
 
-COMMANDS = {"generate": cmd_generate, "run": cmd_run, "pull": cmd_pull, "dev": cmd_dev}
+COMMANDS = {
+    "generate": cmd_generate,
+    "run": cmd_run,
+    "pull": cmd_pull,
+    "report": cmd_report,
+    "dev": cmd_dev,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,18 +7,21 @@ import dagster as dg
 from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
 from orchestration.assets.ingestion import build_raw_assets
 from orchestration.assets.reporting import build_publish_asset
+from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY, build_pack_assets
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
 from orchestration.checks import build_gate_checks
 from orchestration.partitions import daily_partitions
-from orchestration.policies import daily_freshness
+from orchestration.policies import daily_freshness, monthly_freshness, weekly_freshness
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
-from orchestration.schedules import build_daily_schedule
+from orchestration.schedules import build_daily_schedule, build_pack_schedules
 from orchestration.sensors import build_failure_alert_sensor, build_landing_sensor
 from orchestration.settings import Settings
 from orchestration.translator import XmoDbtTranslator
 
 PIPELINE_JOB = "xmo_pipeline"
 SERVICENOW_PULL_JOB = "servicenow_pull"
+WEEKLY_PACK_JOB = "xmo_weekly_pack"
+MONTHLY_PACK_JOB = "xmo_monthly_pack"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -29,6 +32,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness = daily_freshness(settings)
     dbt_models = build_dbt_assets(project, XmoDbtTranslator(mart_freshness=freshness))
     publish = build_publish_asset(published_mart_keys(project), freshness)
+    packs = build_pack_assets(weekly_freshness(settings), monthly_freshness(settings))
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         # The pull talks to a remote instance; it runs as its own job before the daily run.
@@ -39,8 +43,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # subprocess per step would import the Definitions ~70 times per run.
         executor_def=dg.in_process_executor,
         description=(
-            "Load the selected extract dates, rebuild the dbt models, run every gate and "
-            "publish the marts when all blocking checks pass."
+            "Load the selected extract dates, rebuild the dbt models, run every gate, "
+            "publish the marts when all blocking checks pass, and write the session packs."
         ),
     )
     pull = dg.define_asset_job(
@@ -48,11 +52,24 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
         description="Pull changed tickets and the directory from ServiceNow into landing/.",
     )
+    weekly = dg.define_asset_job(
+        WEEKLY_PACK_JOB,
+        selection=dg.AssetSelection.assets(WEEKLY_PACK_KEY),
+        description="Write the weekly XMO session pack from the published marts.",
+    )
+    monthly = dg.define_asset_job(
+        MONTHLY_PACK_JOB,
+        selection=dg.AssetSelection.assets(MONTHLY_PACK_KEY),
+        description="Write the monthly XMO session pack from the published marts.",
+    )
     return dg.Definitions(
-        assets=[servicenow_pull, *raw_assets, dbt_models, publish],
+        assets=[servicenow_pull, *raw_assets, dbt_models, publish, *packs],
         asset_checks=build_gate_checks(),
-        jobs=[pipeline, pull],
-        schedules=[build_daily_schedule(pipeline, settings)],
+        jobs=[pipeline, pull, weekly, monthly],
+        schedules=[
+            build_daily_schedule(pipeline, settings),
+            *build_pack_schedules(weekly, monthly, settings),
+        ],
         sensors=[build_landing_sensor(pipeline, settings), build_failure_alert_sensor(settings)],
         resources={
             "xmo": XmoDataDir(data_dir=str(settings.data_dir)),

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
@@ -235,7 +236,9 @@ def test_a_partition_launched_over_graphql_materializes_everything_and_publishes
     assert {f"marts/{m}" for m in ("service_experience_weekly", "xla_scorecard")} <= set(
         materialized
     )
-    assert "reporting/xmo_reporting" in materialized
+    assert {"reporting/xmo_reporting", "reports/weekly_pack", "reports/monthly_pack"} <= set(
+        materialized
+    )
     # Row counts reach the UI: the loaded extract and the published total are not empty.
     for key in ("raw/itsm_tickets", "marts/service_experience_weekly", "reporting/xmo_reporting"):
         counts = {e["label"]: e.get("intValue") for e in materialized[key]["metadataEntries"]}
@@ -262,6 +265,7 @@ def test_lineage_runs_from_raw_through_staging_and_marts_to_publication(
         "intermediate/int_tickets_mapped_to_services",
         "marts/fct_ticket_experience",
         "reporting/xmo_reporting",
+        "reports/weekly_pack",
     ]
     for upstream, downstream in itertools.pairwise(chain):
         assert upstream in parents[downstream], (upstream, downstream)
@@ -270,6 +274,7 @@ def test_lineage_runs_from_raw_through_staging_and_marts_to_publication(
         "staging",
         "intermediate",
         "marts",
+        "reporting",
         "reporting",
     ]
     assert groups["raw/quarantine_itsm"] == "quality"
@@ -347,3 +352,55 @@ def test_a_failed_step_is_re_executed_from_the_failure_and_alerts(
     tags = {t["key"]: t["value"] for t in rerun["tags"]}
     assert tags["dagster/parent_run_id"] == failed_id
     assert tags["dagster/partition"] == day.isoformat()
+
+
+def test_a_backfill_launched_like_the_ui_does_loads_every_day_and_rebuilds_them(
+    dagster: Dagster, first_run: dict[str, Any]
+) -> None:
+    """The UI's *Launch backfill* over the job's partitions: raw loads run as one run over the
+    range; the unpartitioned dbt step (no partition on its run) must still rebuild exactly the
+    dates the backfill loaded, including a day that was never loaded before."""
+    days = [(START + timedelta(days=i)).isoformat() for i in range(DAYS)]
+    job_assets = dagster.graphql(
+        "query($job: PipelineSelector!) { assetNodes(pipeline: $job) { assetKey { path } } }",
+        {
+            "job": {
+                "repositoryLocationName": dagster.location,
+                "repositoryName": dagster.repository,
+                "pipelineName": "xmo_pipeline",
+            }
+        },
+    )["assetNodes"]
+    assets = [{"path": node["assetKey"]["path"]} for node in job_assets]
+    launched = dagster.graphql(
+        """mutation($params: LaunchBackfillParams!) {
+             launchPartitionBackfill(backfillParams: $params) {
+               __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
+           } }""",
+        {"params": {"assetSelection": assets, "partitionNames": days}},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    status = "REQUESTED"
+    while time.monotonic() < deadline:
+        status = dagster.graphql(
+            "query($id: String!) { partitionBackfillOrError(backfillId: $id) "
+            "{ ... on PartitionBackfill { status } } }",
+            {"id": backfill_id},
+        )["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED", "CANCELING"):
+            break
+        time.sleep(3)
+    assert status in ("COMPLETED", "COMPLETED_SUCCESS"), f"{status}; logs in {dagster.logs}"
+
+    con = duckdb.connect(str(dagster.settings.warehouse_path), read_only=True)
+    try:
+        loaded = con.execute(
+            # One snapshot per device and day: every loaded extract date stays in staging.
+            "SELECT DISTINCT CAST(extract_date AS VARCHAR) FROM staging.stg_device__snapshots "
+            "ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [day for (day,) in loaded] == days

@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on the mart it guards (it reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'service_experience_weekly'}}}) }}
 -- A returned row means a mart lost or doubled survey responses: ticket-survey responses summed
 -- over the weekly, monthly and channel marts, and proactive ones over the topic mart, differ
 -- from staging.

@@ -1,3 +1,5 @@
+-- Shown in Dagster as a check on the mart it guards (it reads several models).
+{{ config(meta={'dagster': {'ref': {'name': 'service_experience_weekly'}}}) }}
 -- A returned row means the weekly or monthly mart lost or doubled resolved tickets: the sum
 -- of tickets_resolved differs from the resolved tickets in the intermediate layer.
 with

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orchestration.cli import EXIT_USAGE, main
+from orchestration.cli import EXIT_RUN_FAILED, EXIT_USAGE, main
 
 
 @pytest.fixture
@@ -89,3 +89,15 @@ def test_pull_servicenow_writes_landing_files_and_a_watermark(data_dir, capsys, 
     assert fake.password not in out
     assert (data_dir / "landing" / "itsm" / "2026-03-02" / "incident.json").exists()
     assert (data_dir / "state" / "servicenow_watermarks.json").exists()
+
+
+def test_report_before_anything_was_published_says_what_to_run(data_dir, capsys):
+    assert main(["report", "weekly"]) == EXIT_RUN_FAILED
+    error = capsys.readouterr().err
+    assert "nothing published yet" in error and "xmo run" in error
+    assert "Traceback" not in error
+
+
+def test_report_rejects_a_malformed_period_before_running_anything(data_dir, capsys):
+    assert main(["report", "weekly", "--week", "2026-47"]) == EXIT_USAGE
+    assert "not an ISO week (YYYY-Www" in capsys.readouterr().err

@@ -59,6 +59,8 @@ def test_asset_keys_and_groups(graph):
         "marts/watermelon_services": "marts",
         "marts/experience_hotspots": "marts",
         "reporting/xmo_reporting": "reporting",
+        "reports/weekly_pack": "reporting",
+        "reports/monthly_pack": "reporting",
     }
 
 
@@ -66,6 +68,11 @@ def test_lineage_runs_from_raw_through_dbt_to_publication(graph):
     _, asset_graph = graph
     upstream = asset_graph.get(dg.AssetKey(["staging", "stg_itsm__tickets"])).parent_keys
     assert dg.AssetKey(["raw", "itsm_tickets"]) in upstream
+    for pack in ("weekly_pack", "monthly_pack"):
+        # The packs read the published marts only, never the working warehouse.
+        assert asset_graph.get(dg.AssetKey(["reports", pack])).parent_keys == {
+            dg.AssetKey(["reporting", "xmo_reporting"])
+        }
     published_from = asset_graph.get(dg.AssetKey(["reporting", "xmo_reporting"])).parent_keys
     assert published_from == {
         key for key in asset_graph.get_all_asset_keys() if key.path[0] == "marts"
@@ -106,6 +113,21 @@ def test_dbt_tests_are_asset_checks_too(graph):
     names = {key.name for key in asset_graph.asset_check_keys}
     assert "unique_fct_ticket_experience_ticket_number" in names
     assert "not_null_service_experience_weekly_service_id" in names
+    # The singular reconciliation tests read several models; each is a check on its mart.
+    reconciliations = {
+        key.name: key.asset_key.to_user_string()
+        for key in asset_graph.asset_check_keys
+        if key.name.startswith("assert_")
+    }
+    assert reconciliations == {
+        "assert_every_resolved_ticket_is_in_the_fact_once": "marts/fct_ticket_experience",
+        "assert_weekly_and_monthly_responses_reconcile_with_staging": (
+            "marts/service_experience_weekly"
+        ),
+        "assert_weekly_and_monthly_tickets_resolved_reconcile_with_staging": (
+            "marts/service_experience_weekly"
+        ),
+    }
 
 
 def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(graph):
@@ -114,7 +136,7 @@ def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(gr
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert "landing/servicenow_pull" not in selected
-    assert "reporting/xmo_reporting" in selected
+    assert {"reporting/xmo_reporting", "reports/weekly_pack", "reports/monthly_pack"} <= selected
     pull = defs.resolve_job_def("servicenow_pull")
     assert {k.to_user_string() for k in pull.asset_layer.selected_asset_keys} == {
         "landing/servicenow_pull"
@@ -135,10 +157,20 @@ def test_published_data_has_freshness_policies_and_the_rest_none(graph):
         for key in asset_graph.get_all_asset_keys()
         if asset_graph.get(key).freshness_policy is not None
     }
-    assert set(with_policy) == {f"marts/{m}" for m in MARTS} | {"reporting/xmo_reporting"}
-    policy = with_policy["reporting/xmo_reporting"]
-    # The daily run starts at 06:00 UTC by default; published data is due three hours later.
-    assert (policy.deadline_cron, policy.timezone) == ("0 9 * * *", "UTC")
+    assert set(with_policy) == {f"marts/{m}" for m in MARTS} | {
+        "reporting/xmo_reporting",
+        "reports/weekly_pack",
+        "reports/monthly_pack",
+    }
+    # The daily run starts at 06:00 UTC by default; published data is due three hours later,
+    # the weekly pack on Mondays and the monthly pack on the 1st.
+    deadlines = {
+        key: (policy.deadline_cron, policy.timezone) for key, policy in with_policy.items()
+    }
+    assert deadlines["reporting/xmo_reporting"] == ("0 9 * * *", "UTC")
+    assert deadlines["marts/xla_scorecard"] == ("0 9 * * *", "UTC")
+    assert deadlines["reports/weekly_pack"] == ("0 9 * * 1", "UTC")
+    assert deadlines["reports/monthly_pack"] == ("0 9 1 * *", "UTC")
 
 
 def test_writers_retry_transient_failures_with_backoff(graph):
@@ -152,9 +184,17 @@ def test_writers_retry_transient_failures_with_backoff(graph):
 
 def test_schedules_and_sensors_stop_by_default_except_the_failure_alert(graph):
     defs, _ = graph
-    schedule = defs.resolve_schedule_def("xmo_daily")
-    assert schedule.cron_schedule == "0 6 * * *"
-    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    crons = {
+        name: defs.resolve_schedule_def(name).cron_schedule
+        for name in ("xmo_daily", "xmo_weekly_pack", "xmo_monthly_pack")
+    }
+    assert crons == {
+        "xmo_daily": "0 6 * * *",
+        "xmo_weekly_pack": "0 8 * * 1",
+        "xmo_monthly_pack": "0 8 1 * *",
+    }
+    for name in crons:
+        assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.STOPPED
     assert defs.resolve_sensor_def("xmo_landing_sensor").default_status == (
         dg.DefaultSensorStatus.STOPPED
     )

@@ -1,0 +1,1 @@
+"""XMO session packs: self-contained HTML written from the published marts only (no Dagster)."""

@@ -1,0 +1,98 @@
+"""Small inline SVG charts: a pack must open with no network, so no chart library, no JS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+WIDTH, HEIGHT, PAD = 220, 56, 6
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def trend(
+    values: Sequence[float | None],
+    labels: Sequence[str],
+    reference: float | None = None,
+    reference_label: str = "target",
+    low: float = -100.0,
+    high: float = 100.0,
+) -> str:
+    """A sparkline of `values` (None = no figure that period: a gap, not a zero).
+
+    `reference` draws a dashed line (the target). The scale is fixed (e.g. -100..100 for
+    happiness) so sparklines of different services compare at a glance.
+    """
+    if not values:
+        return ""
+    step = (WIDTH - 2 * PAD) / max(len(values) - 1, 1)
+
+    def y(value: float) -> float:
+        clipped = min(max(value, low), high)
+        return HEIGHT - PAD - (clipped - low) / (high - low) * (HEIGHT - 2 * PAD)
+
+    parts = [
+        f'<svg class="trend" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '
+        'role="img">'
+    ]
+    if reference is not None:
+        parts.append(
+            f'<line x1="{PAD}" x2="{WIDTH - PAD}" y1="{_fmt(y(reference))}" '
+            f'y2="{_fmt(y(reference))}" class="ref"><title>{escape(reference_label)} '
+            f"{reference:g}</title></line>"
+        )
+    segment: list[str] = []
+    segments: list[list[str]] = []
+    for i, value in enumerate(values):
+        if value is None:
+            if segment:
+                segments.append(segment)
+            segment = []
+            continue
+        segment.append(f"{_fmt(PAD + i * step)},{_fmt(y(value))}")
+    if segment:
+        segments.append(segment)
+    parts.extend(
+        f'<polyline points="{" ".join(points)}" class="line"/>'
+        for points in segments
+        if len(points) > 1
+    )
+    for i, (value, label) in enumerate(zip(values, labels, strict=True)):
+        if value is None:
+            parts.append(
+                f'<circle cx="{_fmt(PAD + i * step)}" cy="{HEIGHT - PAD}" r="2" class="gap">'
+                f"<title>{escape(label)}: no figure (low sample)</title></circle>"
+            )
+        else:
+            parts.append(
+                f'<circle cx="{_fmt(PAD + i * step)}" cy="{_fmt(y(value))}" r="2.5" class="dot">'
+                f"<title>{escape(label)}: {value:.1f}</title></circle>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 360) -> str:
+    """Horizontal bars, largest first as given; labels and values printed beside each bar."""
+    if not items:
+        return ""
+    row, label_w = 18, 190
+    top = max(value for _, value in items) or 1.0
+    height = row * len(items) + 4
+    parts = [
+        f'<svg class="bars" viewBox="0 0 {label_w + width + 70} {height}" '
+        f'width="{label_w + width + 70}" height="{height}" role="img">'
+    ]
+    for i, (label, value) in enumerate(items):
+        y = 2 + i * row
+        length = max(value, 0) / top * width
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 2}" width="{_fmt(length)}" height="{row - 6}" '
+            f'class="bar"/><text x="{label_w + length + 4:.1f}" y="{y + 12}">'
+            f"{value:,.1f}{escape(unit)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,41 @@
+"""Read-only access to the published reporting database: the packs read nothing else."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+
+class ReportError(Exception):
+    """A pack that cannot be written (nothing published, a period without data)."""
+
+
+class PublishedMarts:
+    def __init__(self, reporting_path: Path) -> None:
+        if not reporting_path.exists():
+            raise ReportError(f"nothing published yet at {reporting_path}; run `xmo run` first")
+        self.path = reporting_path
+        self._con = duckdb.connect(str(reporting_path), read_only=True)
+
+    def __enter__(self) -> PublishedMarts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+    def frame(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        return self._con.execute(sql, params or []).df()
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self._con.execute(sql, params or []).fetchall()[0][0]
+
+    def data_through(self) -> date:
+        """The last day the published data covers: the latest ticket resolution."""
+        day = self.value("SELECT max(CAST(resolved_at AS DATE)) FROM marts.fct_ticket_experience")
+        if day is None:
+            raise ReportError("the published marts hold no resolved tickets yet")
+        return day
