@@ -11,7 +11,7 @@ import dagster as dg
 
 from ingestion.sources import SOURCES
 from orchestration.partitions import extract_window_vars
-from orchestration.resources import XmoDataDir
+from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 from quality.config import load_gate_config
 from quality.gates import (
     MARTS,
@@ -33,15 +33,31 @@ from quality.gates import (
 GateFn = Callable[[GateContext], GateOutcome]
 
 
+def _latest_loaded_extract(instance: dg.DagsterInstance) -> date | None:
+    loaded = [
+        date.fromisoformat(partition)
+        for source in SOURCES.values()
+        for partition in instance.get_materialized_partitions(
+            dg.AssetKey(["raw", source.contract.table])
+        )
+    ]
+    return max(loaded, default=None)
+
+
 def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> GateContext:
-    """The run's partitions (and so its date) from its tags; yesterday for unpartitioned runs."""
+    """The run's partitions (and so its date) from its tags.
+
+    A run without partitions (the marts step of a UI backfill, a manual materialization) is
+    judged against the newest extract date loaded; yesterday if nothing was ever loaded.
+    """
     settings = xmo.settings
     window = extract_window_vars(context.run.tags)
     if window:
         first = date.fromisoformat(window["extract_date_from"])
         last = date.fromisoformat(window["extract_date_to"])
     else:
-        first = last = datetime.now(UTC).date() - timedelta(days=1)
+        latest = _latest_loaded_extract(context.instance)
+        first = last = latest or datetime.now(UTC).date() - timedelta(days=1)
     partitions = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
     return GateContext(
         warehouse_path=settings.warehouse_path,
@@ -72,7 +88,11 @@ def _result(outcome: GateOutcome, severity: dg.AssetCheckSeverity) -> dg.AssetCh
 def build_gate_check(
     asset: dg.AssetKey, name: str, kind: str, run_gate: GateFn, description: str
 ) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
+    # Gates read the warehouse, which a writer in another run (a backfill runs several at once)
+    # would hold locked: they take the warehouse's single slot like the writers do.
+    @dg.asset_check(
+        asset=asset, name=name, blocking=True, description=description, pool=WAREHOUSE_POOL
+    )
     def _check(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> dg.AssetCheckResult:
         try:
             ctx = gate_context(context, xmo)

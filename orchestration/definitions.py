@@ -31,7 +31,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     raw_assets = build_raw_assets(partitions)
     freshness = daily_freshness(settings)
     dbt_models = build_dbt_assets(project, XmoDbtTranslator(mart_freshness=freshness))
-    publish = build_publish_asset(published_mart_keys(project), freshness)
+    gate_checks = build_gate_checks()
+    # Every blocking verdict on the raw data and the marts: publication re-reads them.
+    gates = [
+        spec.key
+        for spec in [*(s for c in gate_checks for s in c.check_specs), *dbt_models.check_specs]
+        if spec.blocking and spec.asset_key.path[0] in ("raw", "marts")
+    ]
+    publish = build_publish_asset(published_mart_keys(project), freshness, gates)
     packs = build_pack_assets(weekly_freshness(settings), monthly_freshness(settings))
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
@@ -39,9 +46,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.all(include_sources=False)
         - dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
         partitions_def=partitions,
-        # One process for the whole run: the writers share one warehouse slot anyway, and a
-        # subprocess per step would import the Definitions ~70 times per run.
-        executor_def=dg.in_process_executor,
         description=(
             "Load the selected extract dates, rebuild the dbt models, run every gate, "
             "publish the marts when all blocking checks pass, and write the session packs."
@@ -64,8 +68,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[servicenow_pull, *raw_assets, dbt_models, publish, *packs],
-        asset_checks=build_gate_checks(),
+        asset_checks=gate_checks,
         jobs=[pipeline, pull, weekly, monthly],
+        # One process per run, for every job and for the runs of UI backfills and
+        # materializations: the writers share one warehouse slot anyway, and a subprocess per
+        # step would import the Definitions ~70 times per run.
+        executor=dg.in_process_executor,
         schedules=[
             build_daily_schedule(pipeline, settings),
             *build_pack_schedules(weekly, monthly, settings),

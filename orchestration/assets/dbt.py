@@ -27,6 +27,7 @@ class BuiltTable:
     relation: str
     covers: str | None  # the period column named by the model's `meta.covers`
     preview: bool  # marts only: upstream layers hold pseudonymised rows and survey comments
+    incremental: bool
 
 
 def built_tables(
@@ -41,6 +42,7 @@ def built_tables(
             relation=f"{node['schema']}.{node['alias']}",
             covers=node["config"].get("meta", {}).get("covers"),
             preview=is_mart(node),
+            incremental=materialized == "incremental",
         )
     return tables
 
@@ -96,7 +98,10 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         """
         settings = xmo.settings_from_environment()
         stage_reference_seeds(settings)
-        window = extract_window_vars(context.run.tags) or _window_loaded_since_last_build(context)
+        incremental = {key for key, table in tables.items() if table.incremental}
+        window = extract_window_vars(context.run.tags) or _window_loaded_since_last_build(
+            context, incremental
+        )
         dbt_vars = {**settings.dbt_vars(), **window}
         context.log.info(f"dbt build with vars {dbt_vars}")
         invocation = dbt.cli(
@@ -126,19 +131,28 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
     return xmo_dbt_models
 
 
-# The staging models every extract date flows through: their last build marks what dbt has seen.
-WATERMARK_KEY = dg.AssetKey(["staging", "stg_itsm__tickets"])
+def _window_loaded_since_last_build(
+    context: dg.AssetExecutionContext, incremental: set[dg.AssetKey]
+) -> dict[str, str]:
+    """The extract dates loaded since the least recently built incremental model of this run.
 
-
-def _window_loaded_since_last_build(context: dg.AssetExecutionContext) -> dict[str, str]:
-    last = context.instance.get_latest_materialization_event(WATERMARK_KEY)
-    if last is None:
+    A backfill from the UI runs the raw loads with their partitions and the (unpartitioned) dbt
+    models apart, sometimes in several runs; each must rebuild what was loaded since it last ran.
+    """
+    built = [
+        event.timestamp
+        for key in context.selected_asset_keys & incremental
+        if (event := context.instance.get_latest_materialization_event(key)) is not None
+    ]
+    if not built:
         return {}  # first build: the incremental models build from everything there is
     raw_keys = [key for key in context.assets_def.dependency_keys if key.path[0] == "raw"]
-    dates = extract_dates_loaded_since(context.instance, raw_keys, last.timestamp)
+    dates = extract_dates_loaded_since(context.instance, raw_keys, min(built))
     if not dates:
         return {}
-    context.log.info(f"no partition on this run: rebuilding extract dates loaded since {dates}")
+    context.log.info(
+        f"no partition on this run: rebuilding the extract dates loaded since: {dates}"
+    )
     return {"extract_date_from": dates[0], "extract_date_to": dates[-1]}
 
 

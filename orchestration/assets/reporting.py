@@ -1,6 +1,9 @@
 """Publication of the validated marts to the reporting database and Parquet."""
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
 from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
@@ -9,8 +12,28 @@ from quality.publish import publish_marts
 PUBLISH_KEY = dg.AssetKey(["reporting", "xmo_reporting"])
 
 
+def failed_gates(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> list[str]:
+    """Blocking checks whose latest evaluation failed with ERROR severity.
+
+    Within one run a failed blocking check already stops everything downstream. A backfill
+    launched from the UI runs raw loads, dbt and publication as separate runs, so publication
+    looks at the latest verdict of every gate itself before it replaces what readers see.
+    """
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
+    failed = []
+    for key, record in sorted(records.items(), key=lambda item: item[0].to_user_string()):
+        if record.status != AssetCheckExecutionRecordStatus.FAILED or record.event is None:
+            continue
+        evaluation = record.event.dagster_event.event_specific_data
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            failed.append(f"{key.asset_key.to_user_string()}:{key.name} (run {record.run_id[:8]})")
+    return failed
+
+
 def build_publish_asset(
-    mart_keys: list[dg.AssetKey], freshness: dg.FreshnessPolicy | None = None
+    mart_keys: list[dg.AssetKey],
+    freshness: dg.FreshnessPolicy | None = None,
+    gates: list[dg.AssetCheckKey] | None = None,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=PUBLISH_KEY,
@@ -29,6 +52,12 @@ def build_publish_asset(
     )
     def xmo_reporting(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> dg.MaterializeResult:
         settings = xmo.settings
+        blocked = failed_gates(context.instance, gates or [])
+        if blocked:
+            raise dg.Failure(
+                description=f"not published: {len(blocked)} gate(s) failed: " + "; ".join(blocked),
+                allow_retries=False,
+            )
         result = publish_marts(
             settings.warehouse_path,
             settings.reporting_path,

@@ -201,3 +201,9 @@ def test_schedules_and_sensors_stop_by_default_except_the_failure_alert(graph):
     assert defs.resolve_sensor_def("xmo_run_failure_alert").default_status == (
         dg.DefaultSensorStatus.RUNNING
     )
+
+
+def test_every_run_executes_in_one_process_ui_backfills_included(graph):
+    defs, _ = graph
+    assert defs.resolve_job_def(PIPELINE_JOB).executor_def.name == "in_process"
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
