@@ -17,6 +17,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from orchestration.partitions import extract_window_vars
+
 log = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT_S = 10
@@ -66,21 +68,19 @@ def describe_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun, ui_url
     return RunAlert(
         job=run.job_name,
         run_id=run.run_id,
-        partition=run.tags.get("dagster/partition")
-        or _range(
-            run.tags.get("dagster/asset_partition_range_start"),
-            run.tags.get("dagster/asset_partition_range_end"),
-        ),
+        partition=_partitions(run),
         url=f"{ui_url}/runs/{run.run_id}",
         failed_steps=steps,
         failed_checks=checks,
     )
 
 
-def _range(start: str | None, end: str | None) -> str | None:
-    if not start:
+def _partitions(run: dg.DagsterRun) -> str | None:
+    window = extract_window_vars(run.tags)
+    if not window:
         return None
-    return start if start == end else f"{start}…{end}"
+    first, last = window["extract_date_from"], window["extract_date_to"]
+    return first if first == last else f"{first}…{last}"
 
 
 def deliver(alert: RunAlert, alerts_log: Path, webhook: str | None) -> list[str]:

@@ -17,9 +17,10 @@ TRANSIENT_RETRY = dg.RetryPolicy(
 PUBLISH_GRACE = timedelta(hours=3)
 
 
-def _deadline_cron(settings: Settings, day_fields: str) -> str:
+def cron_after_daily_run(settings: Settings, after: timedelta, day_fields: str) -> str:
+    """A cron line at XMO_DAILY_RUN_AT + `after` (wrapping past midnight) on `day_fields`."""
     start = settings.daily_run_at
-    minutes = start.hour * 60 + start.minute + int(PUBLISH_GRACE.total_seconds() // 60)
+    minutes = start.hour * 60 + start.minute + int(after.total_seconds() // 60)
     hour, minute = divmod(minutes % (24 * 60), 60)
     return f"{minute} {hour} {day_fields}"
 
@@ -27,7 +28,7 @@ def _deadline_cron(settings: Settings, day_fields: str) -> str:
 def _freshness(settings: Settings, day_fields: str) -> dg.FreshnessPolicy:
     # Fresh when materialized in the day before the latest deadline (cron policy semantics).
     return dg.FreshnessPolicy.cron(
-        deadline_cron=_deadline_cron(settings, day_fields),
+        deadline_cron=cron_after_daily_run(settings, PUBLISH_GRACE, day_fields),
         lower_bound_delta=timedelta(days=1),
         timezone=settings.timezone,
     )

@@ -17,6 +17,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from ingestion.landing import landing_status
 from orchestration.partitions import PARTITION_TAG
+from orchestration.policies import cron_after_daily_run
 from orchestration.settings import Settings
 
 FINGERPRINT_TAG = "xmo/landing_fingerprint"
@@ -65,11 +66,9 @@ def ran_on_these_files(
 def build_daily_schedule(
     job: UnresolvedAssetJobDefinition, settings: Settings
 ) -> dg.ScheduleDefinition:
-    at = settings.daily_run_at
-
     @dg.schedule(
         name="xmo_daily",
-        cron_schedule=f"{at.minute} {at.hour} * * *",
+        cron_schedule=cron_after_daily_run(settings, timedelta(0), "* * *"),
         execution_timezone=settings.timezone,
         job=job,
         default_status=_default_status(settings),
@@ -101,32 +100,26 @@ def build_daily_schedule(
     return xmo_daily
 
 
-def _after_daily_run(settings: Settings, hours: int) -> tuple[int, int]:
-    minutes = settings.daily_run_at.hour * 60 + settings.daily_run_at.minute + hours * 60
-    hour, minute = divmod(minutes % (24 * 60), 60)
-    return hour, minute
-
-
 def build_pack_schedules(
     weekly_job: UnresolvedAssetJobDefinition,
     monthly_job: UnresolvedAssetJobDefinition,
     settings: Settings,
 ) -> list[dg.ScheduleDefinition]:
     """The weekly pack on Mondays and the monthly pack on the 1st, 2 h after the daily run."""
-    hour, minute = _after_daily_run(settings, 2)
+    after = timedelta(hours=2)
     common = {"execution_timezone": settings.timezone, "default_status": _default_status(settings)}
     return [
         dg.ScheduleDefinition(
             name="xmo_weekly_pack",
             job=weekly_job,
-            cron_schedule=f"{minute} {hour} * * 1",
+            cron_schedule=cron_after_daily_run(settings, after, "* * 1"),
             description="Mondays: the pack of the week that just ended, from the published marts.",
             **common,
         ),
         dg.ScheduleDefinition(
             name="xmo_monthly_pack",
             job=monthly_job,
-            cron_schedule=f"{minute} {hour} 1 * *",
+            cron_schedule=cron_after_daily_run(settings, after, "1 * *"),
             description="The 1st: the pack of the month that just ended, from the published marts.",
             **common,
         ),
