@@ -156,6 +156,34 @@ def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
         assert (settings.reporting_parquet_dir / f"{table}.parquet").exists()
 
 
+def test_dbt_materializations_carry_row_counts_the_period_covered_and_a_mart_preview(
+    pipeline_run,
+):
+    settings, result, _ = pipeline_run
+    metadata = {
+        event.asset_key.to_user_string(): event.event_specific_data.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+    weekly = metadata["marts/service_experience_weekly"]
+    (rows,) = query(settings.warehouse_path, "SELECT count(*) FROM marts.service_experience_weekly")
+    assert weekly["dagster/row_count"].value == rows[0]
+    (first, last) = query(
+        settings.warehouse_path,
+        "SELECT min(week_start), max(week_start) FROM marts.service_experience_weekly",
+    )[0]
+    assert weekly["covers"].value == f"{first} … {last}"
+    preview = weekly["preview"].value.splitlines()
+    assert preview[0].startswith("| service_id | week_start |") and len(preview) == 2 + 5
+    # Staging holds pseudonymised rows and comments: counted, never previewed.
+    staging = metadata["staging/stg_survey__responses"]
+    assert staging["dagster/row_count"].value > 0 and "preview" not in staging
+    (first, last) = query(
+        settings.warehouse_path,
+        "SELECT min(extract_date), max(extract_date) FROM staging.stg_survey__responses",
+    )[0]
+    assert staging["covers"].value == f"{first} … {last}"
+
+
 def test_the_hand_computed_week_is_published_exactly(pipeline_run):
     settings, _, _ = pipeline_run
     row = query(
