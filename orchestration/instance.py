@@ -37,7 +37,19 @@ def ensure_dagster_home(settings: Settings) -> Path:
     current = config.read_text() if config.exists() else None
     if current is None or (current.startswith(MARK) and current != DAGSTER_YAML):
         config.write_text(DAGSTER_YAML)
+    if not (home / "history" / "runs.db").exists():
+        _create_storage(home)
     return home
+
+
+def _create_storage(home: Path) -> None:
+    """Create the instance's tables once, before any Dagster process starts.
+
+    The webserver and the daemon, started together on a new home, would both create the SQLite
+    tables and one of them dies on "table jobs already exists".
+    """
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
 
 
 def get_instance(settings: Settings) -> dg.DagsterInstance:

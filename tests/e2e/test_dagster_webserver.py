@@ -86,7 +86,10 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], logs: Path) -> N
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise AssertionError(f"{process.args[0]} exited; see {logs}")
+                # CI keeps only the test report, so the cause goes into the message.
+                name = Path(process.args[0]).name.removeprefix("dagster-")
+                tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{process.args[0]} exited; its log ends:\n{tail}")
         try:
             with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
                 if response.status == 200:
