@@ -86,9 +86,37 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def typed_value_sql(f: Field) -> str:
-    """SQL that converts the staged text of `f` to its type, NULL when it does not parse."""
-    text = _text(f.name)
+# Native types a typed file (Parquet) may carry for a field and keep through validation: no
+# round trip through text, which cost most of a device load.
+NATIVE_TYPES: dict[str, frozenset[str]] = {
+    "integer": frozenset({"BIGINT", "INTEGER", "SMALLINT", "TINYINT"}),
+    "double": frozenset({"DOUBLE", "FLOAT"}),
+    "date": frozenset({"DATE"}),
+    "timestamp": frozenset({"TIMESTAMP"}),
+    "boolean": frozenset({"BOOLEAN"}),
+}
+
+
+def keeps_native_type(f: Field, native_type: str) -> bool:
+    return native_type in NATIVE_TYPES.get(f.type, frozenset())
+
+
+# Validation computes each field's cleaned text and typed value once, as these columns, and the
+# rules and the insert read them: evaluating the casts once per rule cost most of a load.
+def _text_column(f: Field) -> str:
+    return _quote(f"__text_{f.name}")
+
+
+def _typed_column(f: Field) -> str:
+    return _quote(f"__typed_{f.name}")
+
+
+def typed_value_sql(f: Field, text: str | None = None) -> str:
+    """SQL that converts the text of `f` (by default its staged column) to its type.
+
+    NULL when the text does not parse.
+    """
+    text = text or _text(f.name)
     if f.type == "timestamp":
         # Values with an offset are converted to UTC; values without one are UTC already
         # (the connection's time zone is UTC, see warehouse.connect).
@@ -104,10 +132,14 @@ def typed_value_sql(f: Field) -> str:
     return f"try_cast({text} AS {f.sql_type})"
 
 
+def _native_value(f: Field) -> str:
+    return f"CAST({_text_column(f)} AS {f.sql_type})"
+
+
 def _field_reasons(f: Field) -> list[str]:
     """SQL expressions, one per rule of `f`, each yielding a reason string or NULL."""
-    text = _text(f.name)
-    typed = typed_value_sql(f)
+    text = _text_column(f)
+    typed = _typed_column(f)
     name = f.name
     reasons: list[str] = []
     if f.required:
@@ -120,12 +152,12 @@ def _field_reasons(f: Field) -> list[str]:
     if f.min_value is not None:
         reasons.append(
             f"CASE WHEN {typed} < {f.min_value} "
-            f"THEN {_literal(f'{name} below {f.min_value:g}: ')} || {text} END"
+            f"THEN {_literal(f'{name} below {f.min_value:g}: ')} || CAST({text} AS VARCHAR) END"
         )
     if f.max_value is not None:
         reasons.append(
             f"CASE WHEN {typed} > {f.max_value} "
-            f"THEN {_literal(f'{name} above {f.max_value:g}: ')} || {text} END"
+            f"THEN {_literal(f'{name} above {f.max_value:g}: ')} || CAST({text} AS VARCHAR) END"
         )
     if f.allowed is not None:
         allowed_sql = ", ".join(_literal(v) for v in f.allowed)
@@ -135,17 +167,30 @@ def _field_reasons(f: Field) -> list[str]:
         )
     if f.not_future:
         reasons.append(
-            f"CASE WHEN {typed} > CAST($extract_date AS DATE) + INTERVAL 2 DAY "
-            f"THEN {_literal(f'{name} is more than a day in the future: ')} || {text} END"
+            f"CASE WHEN {typed} > _extract_date + INTERVAL 2 DAY THEN "
+            f"{_literal(f'{name} is more than a day in the future: ')} || CAST({text} AS VARCHAR) "
+            "END"
         )
     return reasons
 
 
-def validation_select_sql(contract: Contract, staged_table: str) -> str:
+PARAM_EXTRACT_DATE = "CAST($extract_date AS DATE)"
+
+
+def validation_select_sql(
+    contract: Contract,
+    staged_table: str,
+    extract_date_sql: str = PARAM_EXTRACT_DATE,
+    native: frozenset[str] = frozenset(),
+) -> str:
     """A SELECT over `staged_table` adding `_reason` ('' when the row meets the contract).
 
-    The statement takes one parameter, `$extract_date`. Duplicate keys within the staged rows keep
-    the first occurrence (by line) and quarantine the rest, so a rerun cannot double a row either.
+    Besides the staged columns it yields `_extract_date` and each field's typed value (read by
+    typed_insert_sql). The extract date is the parameter `$extract_date`, or for staged rows of
+    several extracts an SQL expression over the staged columns. Duplicate keys within one extract
+    keep the first occurrence (by file and line) and quarantine the rest, so a rerun cannot
+    double a row either. Fields named in `native` are staged in their own type (see
+    keeps_native_type) rather than as text.
     """
     reason_exprs: list[str] = []
     for f in contract.fields:
@@ -154,19 +199,31 @@ def validation_select_sql(contract: Contract, staged_table: str) -> str:
         f"CASE WHEN {rule.violation_sql} THEN {_literal(rule.reason)} END"
         for rule in contract.row_rules
     )
-    key_sql = ", ".join(_text(k) for k in contract.unique_key)
-    key_present = " AND ".join(f"{_text(k)} IS NOT NULL" for k in contract.unique_key)
+    by_name = {f.name: f for f in contract.fields}
+    keys = [_text_column(by_name[k]) for k in contract.unique_key]
+    key_sql = ", ".join(keys)
+    key_present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     key_label = ", ".join(contract.unique_key)
     # A missing key is reported as missing, not as a duplicate of other missing keys.
     reason_exprs.append(
-        f"CASE WHEN {key_present} AND row_number() OVER (PARTITION BY {key_sql} "
+        f"CASE WHEN {key_present} AND row_number() OVER (PARTITION BY _extract_date, {key_sql} "
         f"ORDER BY _source_file, _source_line) > 1 "
         f"THEN {_literal(f'duplicate {key_label} in this extract')} END"
     )
     reasons = ",\n        ".join(reason_exprs)
+    texts = ", ".join(
+        f"{_quote(f.name) if f.name in native else _text(f.name)} AS {_text_column(f)}"
+        for f in contract.fields
+    )
+    typed = ", ".join(
+        f"{_native_value(f) if f.name in native else typed_value_sql(f, _text_column(f))} "
+        f"AS {_typed_column(f)}"
+        for f in contract.fields
+    )
     return (
-        f"SELECT *, CAST($extract_date AS DATE) AS _extract_date, concat_ws('; ',\n        "
-        f"{reasons}\n    ) AS _reason\nFROM {staged_table}"
+        f"SELECT *, concat_ws('; ',\n        {reasons}\n    ) AS _reason\n"
+        f"FROM (SELECT *, {typed} FROM (SELECT *, {extract_date_sql} AS _extract_date, {texts} "
+        f"FROM {staged_table}))"
     )
 
 
@@ -193,19 +250,25 @@ def typed_insert_sql(contract: Contract, schema: str, checked_table: str) -> str
     """INSERT of the rows without a reason, converted to their types."""
     names = contract.field_names()
     cols = ", ".join(_quote(n) for n in names)
-    values = ", ".join(typed_value_sql(f) for f in contract.fields)
+    values = ", ".join(_typed_column(f) for f in contract.fields)
     return (
         f"INSERT INTO {schema}.{contract.table} ({cols}, _extract_date, _source_file, "
-        f"_source_line, _loaded_at)\nSELECT {values}, CAST($extract_date AS DATE), _source_file, "
+        f"_source_line, _loaded_at)\nSELECT {values}, _extract_date, _source_file, "
         f"_source_line, CAST($loaded_at AS TIMESTAMP)\nFROM {checked_table} WHERE _reason = ''"
     )
 
 
-def quarantine_insert_sql(contract: Contract, schema: str, checked_table: str) -> str:
+def quarantine_insert_sql(
+    contract: Contract, schema: str, checked_table: str, raw_lines_view: str
+) -> str:
+    """INSERT of the rows with a reason; the raw record comes from the staged row or the view."""
     return (
         f"INSERT INTO {schema}.{contract.quarantine_table}\n"
-        f"SELECT CAST($extract_date AS DATE), _source_file, _source_line, _raw_record, _reason, "
-        f"CAST($loaded_at AS TIMESTAMP)\nFROM {checked_table} WHERE _reason <> ''"
+        f"SELECT c._extract_date, c._source_file, c._source_line, "
+        f"coalesce(c._raw_record, r._raw_record), c._reason, CAST($loaded_at AS TIMESTAMP)\n"
+        f"FROM {checked_table} AS c LEFT JOIN {raw_lines_view} AS r "
+        f"ON c._source_file = r._source_file AND c._source_line = r._source_line\n"
+        f"WHERE c._reason <> ''"
     )
 
 

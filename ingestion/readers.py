@@ -1,8 +1,13 @@
-"""Readers that stage one landing file as a text table ready for contract validation.
+"""Readers that stage one landing file as a table ready for contract validation.
 
-Every reader creates `staged_table` with one VARCHAR column per contract field (NULL where the
-file lacks an optional column), plus `_source_file`, `_source_line` and `_raw_record` (the row
-as read, JSON), so the contract check and the quarantine are the same for every format.
+Every reader creates `staged_table` with one column per contract field (NULL where the file
+lacks an optional column), VARCHAR unless a typed file's own type fits the field, plus
+`_source_file`, `_source_line` and `_raw_record` (the row as read, JSON), so the contract check
+and the quarantine are the same for every format.
+
+Readers that scan the file in DuckDB leave `_raw_record` NULL and define the view
+RAW_LINES_VIEW (line -> row as read) instead: turning every row into JSON cost a quarter of a
+load, and only quarantined rows need it.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestion.contracts import Contract, missing_required_columns
+from ingestion.contracts import Contract, keeps_native_type, missing_required_columns
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping
 
 TIMESTAMP_FIELDS = ("opened_at", "resolved_at", "closed_at", "sys_updated_on")
+RAW_LINES_VIEW = "_xmo_raw_lines"
 
 
 def _check_not_empty(path: Path) -> None:
@@ -28,10 +34,19 @@ def _check_not_empty(path: Path) -> None:
         raise LandingFileError(path, "the file is empty (0 bytes); expected at least a header")
 
 
-def _select_contract_columns(
-    contract: Contract, columns: list[str], path: Path, mapping: SourceMapping
+def select_contract_columns(
+    contract: Contract,
+    columns: list[str],
+    path: Path,
+    mapping: SourceMapping,
+    types: dict[str, str] | None = None,
 ) -> str:
-    """Select list mapping the file's columns (renamed, case-insensitively) onto the contract's."""
+    """Select list mapping the file's columns (renamed, case-insensitively) onto the contract's.
+
+    Columns are cast to text, except where `types` (the file's column types) shows a native type
+    the contract's field can keep (contracts.keeps_native_type).
+    """
+    types = types or {}
     renamed = [mapping.rename(c) for c in columns]
     missing = missing_required_columns(contract, renamed)
     if missing:
@@ -41,14 +56,24 @@ def _select_contract_columns(
         )
     by_lower = {new.lower(): old for new, old in zip(renamed, columns, strict=True)}
     parts = []
-    for name in contract.field_names():
+    for f in contract.fields:
+        name = f.name
         original = by_lower.get(name.lower())
         if original is None:
             parts.append(f'CAST(NULL AS VARCHAR) AS "{name}"')
+            continue
+        quoted = '"' + original.replace('"', '""') + '"'
+        if keeps_native_type(f, types.get(original, "VARCHAR")):
+            parts.append(f'{quoted} AS "{name}"')
         else:
-            quoted = '"' + original.replace('"', '""') + '"'
             parts.append(f'CAST({quoted} AS VARCHAR) AS "{name}"')
     return ", ".join(parts)
+
+
+def native_fields(con: duckdb.DuckDBPyConnection, staged_table: str) -> frozenset[str]:
+    """The staged columns that kept a native type (every other one is text)."""
+    described = con.execute(f"DESCRIBE {staged_table}").fetchall()
+    return frozenset(row[0] for row in described if row[1] != "VARCHAR")
 
 
 def _stage_from(
@@ -60,17 +85,26 @@ def _stage_from(
     mapping: SourceMapping,
     *,
     first_line: int,
+    keep_native_types: bool = False,
 ) -> None:
     try:
-        columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()]
-        select = _select_contract_columns(contract, columns, path, mapping)
+        described = con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()
+        columns = [row[0] for row in described]
+        types = {row[0]: row[1] for row in described} if keep_native_types else None
+        select = select_contract_columns(contract, columns, path, mapping, types)
         # Line numbers follow the file order, which DuckDB keeps (preserve_insertion_order).
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
             f"SELECT {select}, $file AS _source_file, "
             f"row_number() OVER () + {first_line - 1} AS _source_line, "
-            f"CAST(to_json(t) AS VARCHAR) AS _raw_record FROM {scan_sql} AS t",
+            f"CAST(NULL AS VARCHAR) AS _raw_record FROM {scan_sql} AS t",
             {"file": str(path)},
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {RAW_LINES_VIEW} AS "
+            f"SELECT {sql_string(str(path))} AS _source_file, "
+            f"row_number() OVER () + {first_line - 1} AS _source_line, "
+            f"CAST(to_json(t) AS VARCHAR) AS _raw_record FROM {scan_sql} AS t"
         )
     except duckdb.Error as exc:
         raise LandingFileError(path, f"cannot be read: {_first_line(exc)}") from None
@@ -80,7 +114,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -93,10 +127,9 @@ def stage_csv(
 ) -> None:
     """A UTF-8 CSV with a header row; every value is read as text and checked by the contract."""
     _check_not_empty(path)
-    nulls = ", ".join(_sql_string(v) for v in mapping.null_values)
+    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
     scan = (
-        f"read_csv({_sql_string(str(path))}, header = true, all_varchar = true, "
-        f"nullstr = [{nulls}])"
+        f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, nullstr = [{nulls}])"
     )
     # Line 1 is the header, so the first record is line 2.
     _stage_from(con, path, contract, staged_table, scan, mapping, first_line=2)
@@ -109,10 +142,12 @@ def stage_parquet(
     staged_table: str,
     mapping: SourceMapping,
 ) -> None:
-    """A Parquet file; its typed values are checked as text like any other format."""
+    """A Parquet file; typed values the contract can keep stay typed, the rest become text."""
     _check_not_empty(path)
-    scan = f"read_parquet({_sql_string(str(path))})"
-    _stage_from(con, path, contract, staged_table, scan, mapping, first_line=1)
+    scan = f"read_parquet({sql_string(str(path))})"
+    _stage_from(
+        con, path, contract, staged_table, scan, mapping, first_line=1, keep_native_types=True
+    )
 
 
 # Reference fields whose human-readable name is what downstream models join on (the service
@@ -140,9 +175,14 @@ def _stage_records(
     staged_table: str,
     records: list[dict[str, str | None]],
     lines: list[int],
-    raws: list[str],
+    raws: list[str] | None,
+    raw_lines_sql: str | None = None,
 ) -> None:
-    """Stage flattened text records (one dict per row, keyed by contract field)."""
+    """Stage flattened text records (one dict per row, keyed by contract field).
+
+    The rows as read are either `raws` (one per record) or, for quarantined rows only, what
+    `raw_lines_sql` (a SELECT of _source_file, _source_line, _raw_record) returns.
+    """
     table = pa.table(
         {
             **{
@@ -151,7 +191,7 @@ def _stage_records(
             },
             "_source_file": pa.array([str(path)] * len(records), pa.string()),
             "_source_line": pa.array(lines, pa.int64()),
-            "_raw_record": pa.array(raws, pa.string()),
+            "_raw_record": pa.array(raws or [None] * len(records), pa.string()),
         }
     )
     con.register("_xmo_records", table)
@@ -159,6 +199,15 @@ def _stage_records(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged_table} AS SELECT * FROM _xmo_records")
     finally:
         con.unregister("_xmo_records")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {RAW_LINES_VIEW} AS "
+        + (
+            raw_lines_sql
+            # The raw records are in the staged table already.
+            or "SELECT CAST(NULL AS VARCHAR) AS _source_file, "
+            "CAST(NULL AS BIGINT) AS _source_line, CAST(NULL AS VARCHAR) AS _raw_record WHERE false"
+        )
+    )
 
 
 def stage_servicenow_json(
@@ -197,9 +246,24 @@ def stage_servicenow_json(
         {n: _flatten_servicenow_value(n, r.get(n)) for n in names} if isinstance(r, dict) else {}
         for r in records
     ]
-    raws = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
+    # Encoding every record again cost a fifth of the load; only quarantined ones need it, and
+    # DuckDB reads them back from the file when there are any.
+    raw_lines_sql = (
+        f"SELECT {sql_string(str(path))} AS _source_file, "
+        "CAST(generate_subscripts(result, 1) AS BIGINT) AS _source_line, "
+        "CAST(unnest(result) AS VARCHAR) AS _raw_record "
+        f"FROM read_json({sql_string(str(path))}, columns = {{'result': 'JSON[]'}}, "
+        "maximum_object_size = 1073741824)"
+    )
     _stage_records(
-        con, path, contract, staged_table, flattened, list(range(1, len(records) + 1)), raws
+        con,
+        path,
+        contract,
+        staged_table,
+        flattened,
+        list(range(1, len(records) + 1)),
+        None,
+        raw_lines_sql,
     )
 
 

@@ -66,8 +66,18 @@ def _context() -> Any:
     return _quiet(gx.get_context(mode="ephemeral"))
 
 
+# One GX project per quality dir and process: opening it reads every stored suite, checkpoint
+# and validation definition (about a second), and a Dagster run evaluates dozens of gates in
+# one process.
+_FILE_CONTEXTS: dict[Path, Any] = {}
+_LATEST_RESULT: dict[Path, Any] = {}
+
+
 def _file_context(quality_dir: Path) -> Any:
     """A GX project under quality_dir whose Data Docs site is quality_dir/docs."""
+    quality_dir = quality_dir.resolve()
+    if quality_dir in _FILE_CONTEXTS:
+        return _FILE_CONTEXTS[quality_dir]
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     quality_dir.mkdir(parents=True, exist_ok=True)
     context = _quiet(gx.get_context(mode="file", project_root_dir=str(quality_dir)))
@@ -83,6 +93,7 @@ def _file_context(quality_dir: Path) -> Any:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
+    _FILE_CONTEXTS[quality_dir] = context
     return context
 
 
@@ -96,7 +107,12 @@ def _get_or_add(getter: Any, adder: Any, name: str) -> Any:
 def _validate_with_docs(
     frame: pd.DataFrame, suite: gx.ExpectationSuite, quality_dir: Path
 ) -> tuple[Any, Path]:
-    """Validate through a checkpoint that stores the result and builds its Data Docs page."""
+    """Validate through a checkpoint that stores the result, then build its Data Docs page.
+
+    Only the result's own page is rendered: the site index lists every stored result, so
+    rebuilding it after each gate would cost more every day the pipeline runs. The index is
+    rebuilt when a gate fails (so the failure is listed at once) and by `build_docs_index`.
+    """
     context = _file_context(quality_dir)
     source = _get_or_add(context.data_sources.get, context.data_sources.add_pandas, "xmo")
     asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite.name)
@@ -111,14 +127,29 @@ def _validate_with_docs(
         gx.Checkpoint(
             name=suite.name,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])],
             result_format={"result_format": "SUMMARY"},
         )
     )
     run = checkpoint.run(batch_parameters={"dataframe": frame})
     identifier, result = next(iter(run.run_results.items()))
+    _LATEST_RESULT[quality_dir.resolve()] = identifier
+    context.build_data_docs(
+        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=not result.success
+    )
     page = quality_dir / "docs" / "validations" / Path(*identifier.to_tuple()).with_suffix(".html")
     return result, page
+
+
+def build_docs_index(quality_dir: Path) -> Path | None:
+    """Rebuild the Data Docs index once after a run's gates (None: none ran in this process)."""
+    identifier = _LATEST_RESULT.get(quality_dir.resolve())
+    if identifier is None:
+        return None
+    # GX rebuilds every page when given no identifiers; given the latest, only that one.
+    _file_context(quality_dir).build_data_docs(
+        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=True
+    )
+    return quality_dir / "docs" / "index.html"
 
 
 def validate_dataframe(

@@ -8,6 +8,7 @@ from dagster._core.storage.asset_check_execution_record import (
 from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
 from quality.publish import publish_marts
+from quality.validation import build_docs_index
 
 PUBLISH_KEY = dg.AssetKey(["reporting", "xmo_reporting"])
 
@@ -66,8 +67,12 @@ def build_publish_asset(
         )
         rows = "\n".join(f"| {mart} | {count} |" for mart, count in sorted(result.rows.items()))
         context.log.info(f"published {len(result.rows)} marts to {result.database}")
+        # Gates render only their own Data Docs page; the index is brought up to date once here.
+        docs_index = build_docs_index(settings.quality_dir)
+        docs = {"data_docs": dg.MetadataValue.url(docs_index.as_uri())} if docs_index else {}
         return dg.MaterializeResult(
             metadata={
+                **docs,
                 "database": dg.MetadataValue.path(str(result.database)),
                 "parquet_dir": dg.MetadataValue.path(str(result.parquet_dir)),
                 "rows_per_mart": dg.MetadataValue.md("| mart | rows |\n|---|---|\n" + rows),

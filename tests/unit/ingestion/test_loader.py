@@ -219,7 +219,8 @@ def test_a_ticket_resolved_before_it_was_opened_is_quarantined(paths):
         "state": "6",
         "priority": "7",
     }
-    write(landing, "itsm", "incident.json", json.dumps({"result": [record]}))
+    good = {**record, "sys_id": "s0", "number": "INC0", "resolved_at": "", "priority": "2"}
+    write(landing, "itsm", "incident.json", json.dumps({"result": [good, record]}))
 
     load = load_partition(warehouse, landing, SOURCES["itsm"], DAY)
 
@@ -227,6 +228,11 @@ def test_a_ticket_resolved_before_it_was_opened_is_quarantined(paths):
     assert load.quarantine_reasons == {
         "priority has unknown value: 7; resolved_at before opened_at": 1
     }
+    # The quarantined record as it was in the file, at its position in `result`.
+    [(line, raw_record)] = rows(
+        warehouse, "SELECT source_line, raw_record FROM raw.quarantine_itsm"
+    )
+    assert line == 2 and json.loads(raw_record) == record
 
 
 def test_device_parquet_loads_and_out_of_range_values_are_quarantined(paths):

@@ -7,7 +7,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 import pytest
 
-from quality.validation import validate_dataframe
+from quality.validation import build_docs_index, validate_dataframe
 
 
 def WEEKLY() -> gx.ExpectationSuite:
@@ -134,3 +134,28 @@ def test_with_a_quality_dir_every_validation_gets_a_data_docs_page(tmp_path):
     # A second validation of the same suite adds a page and keeps the first.
     again = validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
     assert again.success and again.docs_page != outcome.docs_page and outcome.docs_page.exists()
+
+
+def test_a_passing_gate_renders_only_its_page_and_the_index_is_built_once_after(tmp_path):
+    # The index lists every stored result; rebuilding it per gate grew with the history.
+    first = validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
+    second = validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
+    assert first.docs_page.is_file() and second.docs_page.is_file()
+    assert not (tmp_path / "docs" / "index.html").exists()
+
+    index = build_docs_index(tmp_path)
+
+    listed = index.read_text()
+    for outcome in (first, second):
+        assert outcome.docs_page.relative_to(tmp_path / "docs").as_posix() in listed
+
+
+def test_a_failing_gate_is_listed_in_the_index_at_once(tmp_path):
+    validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
+    failed = validate_dataframe(weekly_frame(happiness_score=150.0), WEEKLY(), tmp_path)
+    listed = (tmp_path / "docs" / "index.html").read_text()
+    assert failed.docs_page.relative_to(tmp_path / "docs").as_posix() in listed
+
+
+def test_no_index_is_built_when_no_gate_ran(tmp_path):
+    assert build_docs_index(tmp_path / "elsewhere") is None

@@ -1,0 +1,294 @@
+"""`make bench`: the pipeline against DuckDB's own speed and a pandas script, at three scales.
+
+    python -m benchmarks.run [--scales S M L] [--out benchmarks] [--work benchmarks/work]
+
+Per scale: generate landing data once (cached under the work dir) with one day more than the
+scale, and hold that day back. Then, each measured as wall time and peak RSS of the whole
+process tree:
+
+1. full refresh: `xmo run --all` on an empty warehouse and a new Dagster instance (landing ->
+   raw -> dbt -> checks -> publication -> packs), exactly what an operator runs;
+2. the floor: benchmarks/floor.sql, the two core marts by one DuckDB script from the landing files;
+3. pandas: benchmarks/pandas_marts.py, the same two marts in plain pandas;
+4. incremental: the held-back day lands, `xmo run --partition <that day>`.
+
+The floor's and pandas' marts are compared with the published ones (they must be equal, or the
+timings compare different work). Results merge into results.json and results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.compare import compare_core_marts
+from benchmarks.measure import Measurement, run_measured
+from benchmarks.report import write_markdown
+
+log = logging.getLogger("benchmarks")
+
+BIN = Path(sys.executable).parent
+HERE = Path(__file__).parent
+SOURCES = ("survey", "itsm", "device", "directory")
+RAW_TABLES = {
+    "survey": "survey_responses",
+    "itsm": "itsm_tickets",
+    "device": "device_snapshots",
+    "directory": "directory_employees",
+}
+# A Monday, so the weeks of every scale are whole from the first day.
+START = date(2025, 1, 6)
+SEED = 7
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    employees: int
+    days: int
+
+    @property
+    def next_day(self) -> date:
+        """The day held back for the incremental run."""
+        return START + timedelta(days=self.days)
+
+
+SCALES = {
+    "S": Scale("S", 2_000, 90),
+    "M": Scale("M", 20_000, 365),
+    "L": Scale("L", 100_000, 365),
+}
+
+
+class BenchmarkError(Exception):
+    """A step of the benchmark did not do its work; the message says which and where to look."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def landing(self) -> Path:
+        return self.data / "landing"
+
+    @property
+    def reference(self) -> Path:
+        return self.data / "reference"
+
+    @property
+    def held_back(self) -> Path:
+        return self.root / "held_back"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "XMO_DATA_DIR": str(self.data), "PATH": _path_with_venv()}
+
+
+def _path_with_venv() -> str:
+    return f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _generate(scale: Scale, ws: Workspace) -> None:
+    """Landing data for the scale plus one day, generated once; the extra day held back."""
+    marker = ws.root / "generated.json"
+    wanted = {
+        "employees": scale.employees,
+        "days": scale.days + 1,
+        "start": str(START),
+        "seed": SEED,
+    }
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return
+    shutil.rmtree(ws.root, ignore_errors=True)
+    ws.logs.mkdir(parents=True)
+    log.info("%s: generating %s employees x %s days", scale.name, scale.employees, scale.days + 1)
+    command = [
+        str(BIN / "xmo"),
+        "generate",
+        "--employees",
+        str(scale.employees),
+        "--days",
+        str(scale.days + 1),
+        "--start",
+        str(START),
+        "--seed",
+        str(SEED),
+    ]
+    with (ws.logs / "generate.log").open("w") as out:
+        done = subprocess.run(command, env=ws.env(), stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise BenchmarkError(f"{scale.name}: generation failed; see {ws.logs / 'generate.log'}")
+    marker.write_text(json.dumps(wanted))
+
+
+def _move_day(source_root: Path, target_root: Path, day: date) -> None:
+    for source in SOURCES:
+        folder = source_root / source / day.isoformat()
+        if folder.exists():
+            (target_root / source).mkdir(parents=True, exist_ok=True)
+            folder.rename(target_root / source / day.isoformat())
+
+
+def _reset(scale: Scale, ws: Workspace) -> None:
+    """Landing holds exactly the scale's days; everything derived from it is removed."""
+    _move_day(ws.landing, ws.held_back, scale.next_day)
+    for entry in ws.data.iterdir():
+        if entry.name not in ("landing", "reference"):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    shutil.rmtree(ws.root / "computed", ignore_errors=True)
+    ws.logs.mkdir(exist_ok=True)
+
+
+def _measure(name: str, scale: Scale, ws: Workspace, command: list[str]) -> Measurement:
+    log_path = ws.logs / f"{name}.log"
+    log.info("%s: %s ...", scale.name, name)
+    measured = run_measured(command, ws.env(), log_path)
+    if measured.returncode != 0:
+        raise BenchmarkError(
+            f"{scale.name}: {name} exited with {measured.returncode}; see {log_path}"
+        )
+    log.info("%s: %s %.1f s, peak %s MB", scale.name, name, measured.wall_s, measured.peak_rss_mb)
+    return measured
+
+
+def _raw_rows(ws: Workspace) -> dict[str, int]:
+    with duckdb.connect(str(ws.data / "warehouse" / "xmo.duckdb"), read_only=True) as con:
+        return {
+            source: con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0]
+            for source, table in RAW_TABLES.items()
+        }
+
+
+def _check_equal(what: str, scale: Scale, published: Path, computed: Path) -> list[str]:
+    comparisons = compare_core_marts(published, computed)
+    unequal = [c.describe() for c in comparisons if not c.equal]
+    if unequal:
+        raise BenchmarkError(
+            f"{scale.name}: the {what} marts differ from the published ones, so their timings "
+            f"would compare different work: {'; '.join(unequal)}"
+        )
+    return [c.describe() for c in comparisons]
+
+
+def bench_scale(scale: Scale, work: Path) -> dict:
+    ws = Workspace(work / scale.name)
+    _generate(scale, ws)
+    _reset(scale, ws)
+    xmo = str(BIN / "xmo")
+    python = str(BIN / "python")
+    landing, reference = str(ws.landing), str(ws.reference)
+
+    full = _measure("full_refresh", scale, ws, [xmo, "run", "--all"])
+    rows = _raw_rows(ws)
+    published = ws.root / "computed" / "published"
+    shutil.copytree(ws.data / "reporting" / "parquet", published)
+
+    floor_out, pandas_out = ws.root / "computed" / "floor", ws.root / "computed" / "pandas"
+    floor = _measure(
+        "floor", scale, ws, [python, "-m", "benchmarks.floor", landing, reference, str(floor_out)]
+    )
+    compared = _check_equal("floor", scale, published, floor_out)
+    pandas = _measure(
+        "pandas",
+        scale,
+        ws,
+        [python, "-m", "benchmarks.pandas_marts", landing, reference, str(pandas_out)],
+    )
+    compared += _check_equal("pandas", scale, published, pandas_out)
+
+    _move_day(ws.held_back, ws.landing, scale.next_day)
+    incremental = _measure(
+        "incremental", scale, ws, [xmo, "run", "--partition", scale.next_day.isoformat()]
+    )
+    return {
+        "employees": scale.employees,
+        "days": scale.days,
+        "full_refresh_s": full.wall_s,
+        "incremental_s": incremental.wall_s,
+        "floor_s": floor.wall_s,
+        "pandas_s": pandas.wall_s,
+        "peak_rss_mb": max(full.peak_rss_mb, incremental.peak_rss_mb),
+        "rows": rows,
+        "peak_rss_mb_by_step": {
+            "full_refresh": full.peak_rss_mb,
+            "incremental": incremental.peak_rss_mb,
+            "floor": floor.peak_rss_mb,
+            "pandas": pandas.peak_rss_mb,
+        },
+        "marts_compared": compared,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        **{p: version(p) for p in ("duckdb", "dagster", "dbt-core", "dbt-duckdb", "pandas")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", nargs="+", choices=list(SCALES), default=list(SCALES))
+    parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
+    parser.add_argument("--work", type=Path, default=HERE / "work", help="generated data, logs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for name in args.scales:
+        try:
+            results[name] = bench_scale(SCALES[name], args.work.resolve())
+        except BenchmarkError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        # Written after every scale, so a long run keeps what it measured.
+        ordered = {n: results[n] for n in SCALES if n in results}
+        results_path.write_text(json.dumps(ordered, indent=2) + "\n")
+        write_markdown(ordered, args.out)
+    print(f"Results: {results_path} and {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The benchmark's own instruments: the mart comparison and the process-tree memory sampler."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.compare import compare_mart
+from benchmarks.measure import run_measured
+from benchmarks.report import targets
+
+ROWS = """
+    SELECT * FROM (VALUES
+        ('SVC01', DATE '2026-01-05', 12, 50.0, 10.0, 2.0, 30, 0.4, 5.5, 0.9, 0.1, false),
+        ('SVC01', DATE '2026-01-12', 3, NULL, NULL, NULL, 20, 0.15, 7.0, 1.0, 0.0, true),
+        ('SVC02', DATE '2026-01-05', 9, -20.0, 25.0, 3.75, 15, 0.6, 12.25, 0.8, 0.2, false)
+    ) AS t(service_id, week_start, responses, happiness_score, avg_lost_time_minutes,
+           total_lost_hours, tickets_resolved, response_rate, mttr_hours, sla_attainment,
+           reopen_rate, low_sample)
+"""
+
+
+def _write(path: Path, sql: str) -> Path:
+    with duckdb.connect() as con:
+        con.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+@pytest.fixture
+def published(tmp_path) -> Path:
+    return _write(tmp_path / "published.parquet", ROWS)
+
+
+def test_identical_marts_compare_equal(tmp_path, published):
+    other = _write(tmp_path / "same.parquet", f"SELECT * FROM ({ROWS}) ORDER BY service_id DESC")
+    result = compare_mart("service_experience_weekly", published, other)
+    assert result.equal and result.rows == 3
+
+
+def test_a_changed_value_a_null_and_a_missing_row_are_each_found(tmp_path, published):
+    changed = _write(
+        tmp_path / "changed.parquet",
+        f"""SELECT * REPLACE (
+                CASE WHEN service_id = 'SVC02' THEN mttr_hours + 0.01 ELSE mttr_hours END
+                    AS mttr_hours,
+                CASE WHEN week_start = DATE '2026-01-12' THEN 0.0 ELSE happiness_score END
+                    AS happiness_score)
+            FROM ({ROWS}) WHERE NOT (service_id = 'SVC01' AND week_start = DATE '2026-01-05')""",
+    )
+    result = compare_mart("service_experience_weekly", published, changed)
+    assert not result.equal
+    assert result.only_in_expected == 1 and result.only_in_actual == 0
+    assert result.different_values["mttr_hours"] == 1
+    assert result.different_values["happiness_score"] == 1  # NULL in one, 0.0 in the other
+    assert result.different_values["responses"] == 0
+
+
+def test_float_noise_below_the_tolerance_is_equal(tmp_path, published):
+    noisy = _write(
+        tmp_path / "noisy.parquet",
+        f"SELECT * REPLACE (mttr_hours * (1 + 1e-12) AS mttr_hours) FROM ({ROWS})",
+    )
+    assert compare_mart("service_experience_weekly", published, noisy).equal
+
+
+def test_peak_memory_counts_the_children_of_the_measured_process(tmp_path):
+    # A parent that allocates nothing, and a grandchild holding 300 MB for a second.
+    grandchild = "x = bytearray(300 * 2**20); import time; time.sleep(1.5)"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    measured = run_measured([sys.executable, "-c", child], dict(os.environ), tmp_path / "log.txt")
+    assert measured.returncode == 0
+    assert measured.peak_rss_mb >= 300
+    assert measured.wall_s >= 1.5
+
+
+def test_a_failing_command_reports_its_exit_code(tmp_path):
+    measured = run_measured(
+        [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+        dict(os.environ),
+        tmp_path / "log.txt",
+    )
+    assert measured.returncode == 3
+    assert "boom" in (tmp_path / "log.txt").read_text()
+
+
+def test_targets_are_judged_against_the_issue_thresholds():
+    result = {
+        "full_refresh_s": 100.0,
+        "floor_s": 40.0,
+        "pandas_s": 900.0,
+        "incremental_s": 61.0,
+        "peak_rss_mb": 6 * 1024,
+    }
+    met = {name.split(" ")[0]: ok for name, _, ok in targets(result)}
+    # 100 s is 2.5x a 40 s floor; 61 s misses 60 s; 6144 MB is exactly 6 GiB; 9x slower.
+    assert met == {"full": False, "incremental": False, "peak": True, "pandas": True}
