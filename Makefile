@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install manifest lint fmt test demo dev lock clean browser bi-client screenshots
+.PHONY: install manifest lint fmt test demo dev bench lock clean browser bi-client screenshots
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
 # with it. A venv of its own, used by the BI test.
@@ -62,6 +62,12 @@ demo: install manifest
 
 dev: install manifest
 	$(BIN)/xmo dev
+
+# The performance benchmark (benchmarks/run.py): S, M and L by default, e.g. `make bench SCALES=S`.
+# Generated data and logs go to benchmarks/work/; results to benchmarks/results.{json,md}.
+SCALES ?= S M L
+bench: install manifest
+	$(BIN)/python -m benchmarks.run --scales $(SCALES)
 
 # Re-resolve the full transitive lock after changing a pin in pyproject.toml.
 lock:

@@ -25,7 +25,6 @@ class GateConfig:
     distribution_sigmas: float
     distribution_min_sd: float
     distribution_min_weeks: int
-    raw_chunk_rows: int
     volume_min_reference_rows: int
 
 
@@ -59,6 +58,5 @@ def load_gate_config(override: Path | None = None) -> GateConfig:
         distribution_sigmas=float(document["distribution_sigmas"]),
         distribution_min_sd=float(document["distribution_min_sd"]),
         distribution_min_weeks=int(document["distribution_min_weeks"]),
-        raw_chunk_rows=int(document["raw_chunk_rows"]),
         volume_min_reference_rows=int(document["volume_min_reference_rows"]),
     )

@@ -181,7 +181,7 @@ def validate_dataframe(
             failures.append(FailedExpectation(config.type, column, None, [], error))
         elif not item.success:
             details = item.result or {}
-            sample = [_plain(v) for v in (details.get("partial_unexpected_list") or [])][
+            sample = [plain_value(v) for v in (details.get("partial_unexpected_list") or [])][
                 :SAMPLE_SIZE
             ]
             failures.append(
@@ -214,7 +214,7 @@ def _raised_error(info: Any) -> str | None:
     return None
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """JSON-friendly sample values for metadata."""
     if isinstance(value, dict | list | str | int | float | bool) or value is None:
         return value

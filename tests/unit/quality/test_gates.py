@@ -173,21 +173,36 @@ def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -
     con.close()
 
 
-def test_raw_extracts_are_validated_against_their_contract_in_chunks(ctx):
+def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
     days = [RUN_DATE - timedelta(days=i) for i in range(3)]
     make_raw(ctx, {d: 400 for d in days})
-    config = ctx.config.__class__(**{**ctx.config.__dict__, "raw_chunk_rows": 800})
-    chunked = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days)), "config": config})
-    outcome = raw_schema(chunked, "device")
-    assert outcome.passed
-    assert len(outcome.validations) == 2  # 3 x 400 rows in chunks of at most 800
+    run = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days))})
+    outcome = raw_schema(run, "device")
+    assert outcome.passed and outcome.evaluated > 20
     execute(ctx, "UPDATE raw.device_snapshots SET battery_health_pct = 150 WHERE device_id = 'D7'")
-    failed = raw_schema(chunked, "device")
-    # D7 is bad on all three days: one failed expectation per chunk, 2 + 1 rows.
-    assert [(f.column, f.unexpected_count) for f in failed.failures] == [
-        ("battery_health_pct", 2),
-        ("battery_health_pct", 1),
+    execute(
+        ctx,
+        f"UPDATE raw.device_snapshots SET device_type = 'tablet' WHERE device_id = 'D8' "
+        f"AND _extract_date = DATE '{RUN_DATE}'",
+    )
+    execute(ctx, "UPDATE raw.device_snapshots SET device_id = 'D1' WHERE device_id = 'D9'")
+    failed = raw_schema(run, "device")
+    # D7 is out of range on all three days, D8 has an unknown type once, D9 now repeats D1's key.
+    assert not failed.passed
+    assert sorted((f.column, f.unexpected_count, f.sample) for f in failed.failures) == [
+        ("battery_health_pct", 3, [150.0]),
+        ("device_id, snapshot_date", 3, []),
+        ("device_type", 1, ["tablet"]),
     ]
+    assert all(f.error is None for f in failed.failures)
+
+
+def test_a_raw_table_missing_a_contract_column_fails_its_gate(ctx):
+    make_raw(ctx, {RUN_DATE: 10})
+    execute(ctx, "ALTER TABLE raw.device_snapshots DROP COLUMN os_version")
+    failed = raw_schema(ctx, "device")
+    assert not failed.passed
+    assert [f.column for f in failed.failures] == ["os_version"]
 
 
 def test_a_raw_extract_holding_only_old_records_fails_freshness(ctx):
