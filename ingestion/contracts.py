@@ -259,14 +259,15 @@ def typed_insert_sql(contract: Contract, schema: str, checked_table: str) -> str
 
 
 def quarantine_insert_sql(
-    contract: Contract, schema: str, checked_table: str, raw_lines_view: str
+    contract: Contract, schema: str, checked_table: str, raw_lines: str
 ) -> str:
-    """INSERT of the rows with a reason; the raw record comes from the staged row or the view."""
+    """INSERT of the rows with a reason; the raw record comes from the staged row or `raw_lines`
+    (a relation of _source_file, _source_line, _raw_record)."""
     return (
         f"INSERT INTO {schema}.{contract.quarantine_table}\n"
         f"SELECT c._extract_date, c._source_file, c._source_line, "
         f"coalesce(c._raw_record, r._raw_record), c._reason, CAST($loaded_at AS TIMESTAMP)\n"
-        f"FROM {checked_table} AS c LEFT JOIN {raw_lines_view} AS r "
+        f"FROM {checked_table} AS c LEFT JOIN {raw_lines} AS r "
         f"ON c._source_file = r._source_file AND c._source_line = r._source_line\n"
         f"WHERE c._reason <> ''"
     )

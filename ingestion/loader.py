@@ -22,7 +22,7 @@ from ingestion.contracts import (
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping, mapping_for
 from ingestion.readers import (
-    RAW_LINES_VIEW,
+    NO_RAW_LINES,
     native_fields,
     select_contract_columns,
     sql_string,
@@ -123,7 +123,7 @@ def _load_one(
             )
         for path in source.files_in(folder):
             reader = source.readers[path.suffix.lower()]
-            reader(con, path, contract, _STAGED, mapping)
+            raw_lines = reader(con, path, contract, _STAGED, mapping) or NO_RAW_LINES
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS "
                 + validation_select_sql(contract, _STAGED, native=native_fields(con, _STAGED)),
@@ -135,8 +135,7 @@ def _load_one(
             con.execute(typed_insert_sql(contract, RAW_SCHEMA, _CHECKED), loaded_at)
             if quarantined:
                 con.execute(
-                    quarantine_insert_sql(contract, RAW_SCHEMA, _CHECKED, RAW_LINES_VIEW),
-                    loaded_at,
+                    quarantine_insert_sql(contract, RAW_SCHEMA, _CHECKED, raw_lines), loaded_at
                 )
                 for reason, count in con.execute(
                     f"SELECT _reason, count(*) FROM {_CHECKED} WHERE _reason <> '' GROUP BY 1"
@@ -272,12 +271,11 @@ def _load_parquet_chunk(
         "CAST(NULL AS VARCHAR) AS _raw_record, d.extract_date AS _file_extract_date "
         f"FROM {scan} AS t JOIN _xmo_file_dates AS d ON d.file = t.filename"
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {RAW_LINES_VIEW} AS SELECT filename AS _source_file, "
-        "file_row_number + 1 AS _source_line, "
+    raw_lines = (
+        "(SELECT filename AS _source_file, file_row_number + 1 AS _source_line, "
         "CAST(to_json(t) AS VARCHAR) AS _raw_record "
         f"FROM (SELECT * EXCLUDE (filename, file_row_number), filename, file_row_number "
-        f"FROM {scan}) AS t"
+        f"FROM {scan}) AS t)"
     )
     loaded_at = {"loaded_at": datetime.now(UTC).replace(tzinfo=None)}
     con.execute("BEGIN TRANSACTION")
@@ -306,9 +304,7 @@ def _load_parquet_chunk(
             "WHERE _reason <> '' GROUP BY 1, 2"
         ).fetchall()
         if reasons:
-            con.execute(
-                quarantine_insert_sql(contract, RAW_SCHEMA, _CHECKED, RAW_LINES_VIEW), loaded_at
-            )
+            con.execute(quarantine_insert_sql(contract, RAW_SCHEMA, _CHECKED, raw_lines), loaded_at)
         con.execute("COMMIT")
     except duckdb.Error:
         con.execute("ROLLBACK")

@@ -5,9 +5,10 @@ lacks an optional column), VARCHAR unless a typed file's own type fits the field
 `_source_file`, `_source_line` and `_raw_record` (the row as read, JSON), so the contract check
 and the quarantine are the same for every format.
 
-Readers that scan the file in DuckDB leave `_raw_record` NULL and define the view
-RAW_LINES_VIEW (line -> row as read) instead: turning every row into JSON cost a quarter of a
-load, and only quarantined rows need it.
+A reader returns the SQL of the file's raw lines (_source_file, _source_line, _raw_record) when
+it leaves `_raw_record` NULL, or None when the staged rows carry it: turning every row into JSON
+cost a quarter of a load, and only quarantined rows need it, so the loader runs that SQL only
+when a file has some.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping
 
 TIMESTAMP_FIELDS = ("opened_at", "resolved_at", "closed_at", "sys_updated_on")
-RAW_LINES_VIEW = "_xmo_raw_lines"
+# Raw lines of a reader whose staged rows carry their raw record already.
+NO_RAW_LINES = (
+    "(SELECT CAST(NULL AS VARCHAR) AS _source_file, CAST(NULL AS BIGINT) AS _source_line, "
+    "CAST(NULL AS VARCHAR) AS _raw_record WHERE false)"
+)
 
 
 def _check_not_empty(path: Path) -> None:
@@ -86,7 +91,7 @@ def _stage_from(
     *,
     first_line: int,
     keep_native_types: bool = False,
-) -> None:
+) -> str:
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()
         columns = [row[0] for row in described]
@@ -100,14 +105,13 @@ def _stage_from(
             f"CAST(NULL AS VARCHAR) AS _raw_record FROM {scan_sql} AS t",
             {"file": str(path)},
         )
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {RAW_LINES_VIEW} AS "
-            f"SELECT {sql_string(str(path))} AS _source_file, "
-            f"row_number() OVER () + {first_line - 1} AS _source_line, "
-            f"CAST(to_json(t) AS VARCHAR) AS _raw_record FROM {scan_sql} AS t"
-        )
     except duckdb.Error as exc:
         raise LandingFileError(path, f"cannot be read: {_first_line(exc)}") from None
+    return (
+        f"(SELECT {sql_string(str(path))} AS _source_file, "
+        f"row_number() OVER () + {first_line - 1} AS _source_line, "
+        f"CAST(to_json(t) AS VARCHAR) AS _raw_record FROM {scan_sql} AS t)"
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -124,7 +128,7 @@ def stage_csv(
     contract: Contract,
     staged_table: str,
     mapping: SourceMapping,
-) -> None:
+) -> str:
     """A UTF-8 CSV with a header row; every value is read as text and checked by the contract."""
     _check_not_empty(path)
     nulls = ", ".join(sql_string(v) for v in mapping.null_values)
@@ -132,7 +136,7 @@ def stage_csv(
         f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, nullstr = [{nulls}])"
     )
     # Line 1 is the header, so the first record is line 2.
-    _stage_from(con, path, contract, staged_table, scan, mapping, first_line=2)
+    return _stage_from(con, path, contract, staged_table, scan, mapping, first_line=2)
 
 
 def stage_parquet(
@@ -141,11 +145,11 @@ def stage_parquet(
     contract: Contract,
     staged_table: str,
     mapping: SourceMapping,
-) -> None:
+) -> str:
     """A Parquet file; typed values the contract can keep stay typed, the rest become text."""
     _check_not_empty(path)
     scan = f"read_parquet({sql_string(str(path))})"
-    _stage_from(
+    return _stage_from(
         con, path, contract, staged_table, scan, mapping, first_line=1, keep_native_types=True
     )
 
@@ -176,12 +180,10 @@ def _stage_records(
     records: list[dict[str, str | None]],
     lines: list[int],
     raws: list[str] | None,
-    raw_lines_sql: str | None = None,
 ) -> None:
     """Stage flattened text records (one dict per row, keyed by contract field).
 
-    The rows as read are either `raws` (one per record) or, for quarantined rows only, what
-    `raw_lines_sql` (a SELECT of _source_file, _source_line, _raw_record) returns.
+    `raws` are the rows as read, one per record, or None when the reader offers raw lines SQL.
     """
     table = pa.table(
         {
@@ -199,15 +201,6 @@ def _stage_records(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged_table} AS SELECT * FROM _xmo_records")
     finally:
         con.unregister("_xmo_records")
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {RAW_LINES_VIEW} AS "
-        + (
-            raw_lines_sql
-            # The raw records are in the staged table already.
-            or "SELECT CAST(NULL AS VARCHAR) AS _source_file, "
-            "CAST(NULL AS BIGINT) AS _source_line, CAST(NULL AS VARCHAR) AS _raw_record WHERE false"
-        )
-    )
 
 
 def stage_servicenow_json(
@@ -216,7 +209,7 @@ def stage_servicenow_json(
     contract: Contract,
     staged_table: str,
     mapping: SourceMapping,
-) -> None:
+) -> str:
     """A ServiceNow Table API response, `{"result": [...]}`, with plain or reference fields.
 
     The whole file is parsed before anything is staged, so a truncated or malformed file fails
@@ -248,22 +241,15 @@ def stage_servicenow_json(
     ]
     # Encoding every record again cost a fifth of the load; only quarantined ones need it, and
     # DuckDB reads them back from the file when there are any.
-    raw_lines_sql = (
-        f"SELECT {sql_string(str(path))} AS _source_file, "
+    _stage_records(
+        con, path, contract, staged_table, flattened, list(range(1, len(records) + 1)), None
+    )
+    return (
+        f"(SELECT {sql_string(str(path))} AS _source_file, "
         "CAST(generate_subscripts(result, 1) AS BIGINT) AS _source_line, "
         "CAST(unnest(result) AS VARCHAR) AS _raw_record "
         f"FROM read_json({sql_string(str(path))}, columns = {{'result': 'JSON[]'}}, "
-        "maximum_object_size = 1073741824)"
-    )
-    _stage_records(
-        con,
-        path,
-        contract,
-        staged_table,
-        flattened,
-        list(range(1, len(records) + 1)),
-        None,
-        raw_lines_sql,
+        "maximum_object_size = 1073741824))"
     )
 
 
@@ -325,3 +311,4 @@ def stage_servicenow_csv(
     except csv.Error as exc:
         raise LandingFileError(path, f"is not valid CSV at line {reader.line_num}: {exc}") from None
     _stage_records(con, path, contract, staged_table, records, lines, raws)
+    return None

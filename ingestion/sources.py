@@ -12,7 +12,8 @@ from ingestion.contracts import Contract, Field, RowRule
 from ingestion.mapping import SourceMapping
 from ingestion.readers import stage_csv, stage_parquet, stage_servicenow_csv, stage_servicenow_json
 
-StageFn = Callable[[duckdb.DuckDBPyConnection, Path, Contract, str, SourceMapping], None]
+# A reader stages one file and returns the SQL of its raw lines (None: staged rows carry them).
+StageFn = Callable[[duckdb.DuckDBPyConnection, Path, Contract, str, SourceMapping], str | None]
 
 SURVEY = Contract(
     source="survey",

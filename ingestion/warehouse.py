@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
 
 RAW_SCHEMA = "raw"
+# DuckDB takes 80 % of the machine's memory by default and spills to disk beyond its limit; a
+# bound keeps the whole pipeline (Dagster, dbt and DuckDB in one tree) inside a small machine.
+# dbt's connection reads the same variable (dbt_project/profiles.yml).
+MEMORY_LIMIT_ENV = "XMO_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -20,4 +26,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET memory_limit = $limit", {"limit": memory_limit()})
     return con
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT

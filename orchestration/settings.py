@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ingestion.warehouse import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -33,6 +36,12 @@ def _positive_int(raw: str) -> int:
     if value < 1:
         raise ValueError(raw)
     return value
+
+
+def _memory_size(raw: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw.strip(), re.I):
+        raise ValueError(raw)
+    return raw.strip()
 
 
 def _timezone(raw: str) -> str:
@@ -66,6 +75,8 @@ class Settings:
     alert_webhook: str | None = None
     ui_url: str = "http://127.0.0.1:3000"
     automation_on: bool = False
+    # DuckDB's memory limit for the loads and dbt (it spills to disk beyond it).
+    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +105,9 @@ class Settings:
                 env.get("XMO_UI_URL") or f"http://127.0.0.1:{env.get('XMO_UI_PORT') or '3000'}"
             ).rstrip("/"),
             automation_on=_parse(env, "XMO_AUTOMATION", "off", _switch, "on or off"),
+            duckdb_memory_limit=_parse(
+                env, MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT, _memory_size, "a size such as 3GB"
+            ),
         )
 
     @property
@@ -165,6 +179,7 @@ class Settings:
             "XMO_WAREHOUSE_PATH": str(self.warehouse_path),
             "XMO_PSEUDONYM_SALT": self.pseudonym_salt,
             "XMO_DBT_TARGET": self.dbt_target,
+            MEMORY_LIMIT_ENV: self.duckdb_memory_limit,
             "XMO_REFERENCE_DIR": str(self.staged_seeds_dir.relative_to(DBT_PROJECT_DIR)),
             # A run that builds part of the graph (a backfill runs staging and marts apart) must
             # not run a test whose other parents are not rebuilt yet: the reconciliations read

@@ -104,8 +104,12 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         )
         dbt_vars = {**settings.dbt_vars(), **window}
         context.log.info(f"dbt build with vars {dbt_vars}")
+        # dbt unit tests check the model code, not the data: `make test` runs them
+        # (tests/integration/test_pipeline.py), every run of the pipeline need not.
         invocation = dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False
+            ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"],
+            context=context,
+            raise_on_error=False,
         )
         events: list[Any] = []
         selected = len(context.selected_asset_keys)

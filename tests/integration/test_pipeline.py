@@ -289,6 +289,31 @@ def test_a_failing_gate_blocks_publication_and_names_the_check(pipeline_run):
     assert after == before
 
 
+def test_the_dbt_unit_tests_pass_against_the_built_warehouse(pipeline_run):
+    # The pipeline's builds leave unit tests out (they test model code, not data); here they run.
+    settings, _, _ = pipeline_run
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(settings.data_dir / "dbt_unit_target"),
+        ],
+        env={**os.environ, **settings.dbt_environment()},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASS=9" in result.stdout, result.stdout[-2000:]
+
+
 def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path):
     settings, _, _ = pipeline_run
     target = tmp_path / "docs_target"

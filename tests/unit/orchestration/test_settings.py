@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.warehouse import connect
 from orchestration.settings import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
@@ -87,8 +88,18 @@ def test_automation_and_thresholds_come_from_the_environment():
         ("XMO_DAILY_RUN_AT", "6 o'clock"),
         ("XMO_MIN_RESPONSES", "0"),
         ("XMO_AUTOMATION", "maybe"),
+        ("XMO_DUCKDB_MEMORY_LIMIT", "lots"),
     ],
 )
 def test_a_bad_setting_is_named_in_a_clear_error(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_duckdb_memory_limit_reaches_dbt_and_the_loads(tmp_path, monkeypatch):
+    settings = Settings.from_env({"XMO_DUCKDB_MEMORY_LIMIT": "1500MB"})
+    assert settings.dbt_environment()["XMO_DUCKDB_MEMORY_LIMIT"] == "1500MB"
+    monkeypatch.setenv("XMO_DUCKDB_MEMORY_LIMIT", "1500MB")
+    with connect(tmp_path / "w.duckdb") as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit == "1.3 GiB"  # 1500 MB, as DuckDB reports it
