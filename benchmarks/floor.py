@@ -28,13 +28,18 @@ def compute(landing: Path, reference: Path, out: Path, min_responses: int = 5) -
         con.execute(sql)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def script_arguments(doc: str) -> argparse.Namespace:
+    """The command line the floor and the pandas script share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("landing", type=Path)
     parser.add_argument("reference", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--min-responses", type=int, default=5)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = script_arguments(__doc__)
     compute(args.landing, args.reference, args.out, args.min_responses)
 
 

@@ -8,25 +8,33 @@
 
 SET TimeZone = 'UTC';
 
--- ServiceNow Table API files: a field is a plain string or a {value, display_value} object.
+-- ServiceNow Table API files: reference fields are a plain string or a {value, display_value}
+-- object, so they are read as JSON; every other field straight into a typed struct.
 CREATE TEMP TABLE ticket_records AS
 WITH files AS (
     SELECT unnest(result) AS r, filename
-    FROM read_json('{landing}/itsm/*/*.json', columns = {'result': 'JSON[]'}, filename = true)
+    FROM read_json(
+        '{landing}/itsm/*/*.json',
+        columns = {'result': 'STRUCT(
+            "number" VARCHAR, sys_id VARCHAR, sys_class_name VARCHAR, business_service JSON,
+            contact_type VARCHAR, opened_at VARCHAR, resolved_at VARCHAR, closed_at VARCHAR,
+            sys_updated_on VARCHAR, made_sla VARCHAR, reopen_count VARCHAR)[]'},
+        filename = true
+    )
 )
 SELECT
-    r ->> 'number' AS number,
-    r ->> 'sys_id' AS sys_id,
-    r ->> 'sys_class_name' AS sys_class_name,
-    coalesce(r -> 'business_service' ->> 'display_value', r ->> 'business_service')
+    r.number AS number,
+    r.sys_id AS sys_id,
+    r.sys_class_name AS sys_class_name,
+    coalesce(r.business_service ->> 'display_value', r.business_service ->> '$')
         AS business_service,
-    r ->> 'contact_type' AS contact_type,
-    nullif(r ->> 'opened_at', '')::TIMESTAMP AS opened_at,
-    nullif(r ->> 'resolved_at', '')::TIMESTAMP AS resolved_at,
-    nullif(r ->> 'closed_at', '')::TIMESTAMP AS closed_at,
-    nullif(r ->> 'sys_updated_on', '')::TIMESTAMP AS sys_updated_on,
-    (r ->> 'made_sla') = 'true' AS made_sla,
-    coalesce(nullif(r ->> 'reopen_count', '')::INTEGER, 0) > 0 AS is_reopened,
+    r.contact_type AS contact_type,
+    nullif(r.opened_at, '')::TIMESTAMP AS opened_at,
+    nullif(r.resolved_at, '')::TIMESTAMP AS resolved_at,
+    nullif(r.closed_at, '')::TIMESTAMP AS closed_at,
+    nullif(r.sys_updated_on, '')::TIMESTAMP AS sys_updated_on,
+    r.made_sla = 'true' AS made_sla,
+    coalesce(nullif(r.reopen_count, '')::INTEGER, 0) > 0 AS is_reopened,
     regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1)::DATE AS extract_date
 FROM files;
 

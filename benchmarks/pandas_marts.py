@@ -8,12 +8,14 @@ for "why not a notebook". Same definitions as the dbt models and floor.sql.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.compare import CORE_MARTS
+from benchmarks.floor import script_arguments
 
 DEX_WEIGHTS = {
     "boot_score": 0.15,
@@ -67,6 +69,20 @@ def _tickets(landing: Path, reference: Path) -> pd.DataFrame:
     return t
 
 
+def _read_extracts(landing: Path, pattern: str, read) -> pd.DataFrame:
+    """Every landing file matching `pattern`, concatenated, with its extract date."""
+    frames = []
+    for path in sorted(landing.glob(pattern)):
+        frame = read(path)
+        frame["extract_date"] = path.parent.name
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_csv_text(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str)
+
+
 def _week(stamps: pd.Series) -> pd.Series:
     days = stamps.dt.normalize()
     return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
@@ -74,12 +90,7 @@ def _week(stamps: pd.Series) -> pd.Series:
 
 def service_experience_weekly(landing: Path, reference: Path, min_responses: int) -> pd.DataFrame:
     tickets = _tickets(landing, reference)
-    frames = []
-    for path in sorted(landing.glob("survey/*/*.csv")):
-        frame = pd.read_csv(path, dtype=str)
-        frame["extract_date"] = path.parent.name
-        frames.append(frame)
-    responses = pd.concat(frames, ignore_index=True)
+    responses = _read_extracts(landing, "survey/*/*.csv", _read_csv_text)
     responses = responses.sort_values("extract_date").drop_duplicates("response_id", keep="last")
     responses = responses[responses["survey_type"].str.lower() == "ticket"].copy()
     responses["responded_at"] = pd.to_datetime(responses["responded_at"], utc=True).dt.tz_convert(
@@ -132,22 +143,8 @@ def service_experience_weekly(landing: Path, reference: Path, min_responses: int
     mart["low_sample"] = mart["responses"] < min_responses
     for column in ("happiness_score", "avg_lost_time_minutes", "total_lost_hours"):
         mart.loc[mart["low_sample"], column] = np.nan
-    return mart[
-        [
-            "service_id",
-            "week_start",
-            "responses",
-            "happiness_score",
-            "avg_lost_time_minutes",
-            "total_lost_hours",
-            "tickets_resolved",
-            "response_rate",
-            "mttr_hours",
-            "sla_attainment",
-            "reopen_rate",
-            "low_sample",
-        ]
-    ]
+    keys, values = CORE_MARTS["service_experience_weekly"]
+    return mart[[*keys, *values]]
 
 
 def _band(value: pd.Series, good: float, poor: float) -> pd.Series:
@@ -155,20 +152,10 @@ def _band(value: pd.Series, good: float, poor: float) -> pd.Series:
 
 
 def device_experience_weekly(landing: Path) -> pd.DataFrame:
-    frames = []
-    for path in sorted(landing.glob("directory/*/*.csv")):
-        frame = pd.read_csv(path, dtype=str)
-        frame["extract_date"] = path.parent.name
-        frames.append(frame)
-    directory = pd.concat(frames, ignore_index=True)
+    directory = _read_extracts(landing, "directory/*/*.csv", _read_csv_text)
     directory = directory.sort_values("extract_date").drop_duplicates("employee_id", keep="last")
 
-    frames = []
-    for path in sorted(landing.glob("device/*/*.parquet")):
-        frame = pd.read_parquet(path)
-        frame["extract_date"] = path.parent.name
-        frames.append(frame)
-    devices = pd.concat(frames, ignore_index=True)
+    devices = _read_extracts(landing, "device/*/*.parquet", pd.read_parquet)
     devices = devices.sort_values("extract_date").drop_duplicates(
         ["device_id", "snapshot_date"], keep="last"
     )
@@ -203,12 +190,7 @@ def device_experience_weekly(landing: Path) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("landing", type=Path)
-    parser.add_argument("reference", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--min-responses", type=int, default=5)
-    args = parser.parse_args()
+    args = script_arguments(__doc__)
     args.out.mkdir(parents=True, exist_ok=True)
     service_experience_weekly(args.landing, args.reference, args.min_responses).to_parquet(
         args.out / "service_experience_weekly.parquet", index=False

@@ -66,6 +66,7 @@ def write_markdown(results: dict, out: Path) -> None:
         "each column measures. Wall time in seconds; peak memory is the summed RSS of the whole",
         "process tree (sampled every 0.1 s) of the full refresh and the incremental run.",
         "The floor's and the pandas script's marts were checked equal to the published marts.",
+        "Where the time goes, what was changed and what is next: [README.md](README.md).",
         "",
         "| scale | employees × days | survey / itsm / device rows | full refresh | incremental "
         "| DuckDB floor | pandas | full ÷ floor | pandas ÷ full | peak RSS (MB) |",
