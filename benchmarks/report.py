@@ -40,9 +40,13 @@ def targets(result: dict) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _chart_scale(results: dict) -> str:
+    """The scale the chart shows: the target scale when measured, else the largest one."""
+    return TARGET_SCALE if TARGET_SCALE in results else list(results)[-1]
+
+
 def _chart(results: dict) -> str:
-    name = TARGET_SCALE if TARGET_SCALE in results else list(results)[-1]
-    r = results[name]
+    r = results[_chart_scale(results)]
     svg = bars(
         [
             ("pandas script", r["pandas_s"]),
@@ -81,8 +85,7 @@ def write_markdown(results: dict, out: Path) -> None:
             f"| {r['pandas_s']:,.1f} | {r['full_refresh_s'] / r['floor_s']:.1f}× "
             f"| {r['pandas_s'] / r['full_refresh_s']:.1f}× | {r['peak_rss_mb']:,} |"
         )
-    chart_scale = TARGET_SCALE if TARGET_SCALE in results else list(results)[-1]
-    lines += ["", f"Wall time at {chart_scale}:", "", "![wall time](results.svg)", ""]
+    lines += ["", f"Wall time at {_chart_scale(results)}:", "", "![wall time](results.svg)", ""]
     if TARGET_SCALE in results:
         lines += [
             f"## Targets at {TARGET_SCALE}",
