@@ -182,6 +182,7 @@ def validation_select_sql(
     staged_table: str,
     extract_date_sql: str = PARAM_EXTRACT_DATE,
     native: frozenset[str] = frozenset(),
+    earlier_rows: str | None = None,
 ) -> str:
     """A SELECT over `staged_table` adding `_reason` ('' when the row meets the contract).
 
@@ -190,7 +191,8 @@ def validation_select_sql(
     several extracts an SQL expression over the staged columns. Duplicate keys within one extract
     keep the first occurrence (by file and line) and quarantine the rest, so a rerun cannot
     double a row either. Fields named in `native` are staged in their own type (see
-    keeps_native_type) rather than as text.
+    keeps_native_type) rather than as text. `earlier_rows` is a table of rows already loaded
+    from the extract's earlier files (a file at a time): a key found there is a duplicate too.
     """
     reason_exprs: list[str] = []
     for f in contract.fields:
@@ -200,30 +202,63 @@ def validation_select_sql(
         for rule in contract.row_rules
     )
     by_name = {f.name: f for f in contract.fields}
-    keys = [_text_column(by_name[k]) for k in contract.unique_key]
-    key_sql = ", ".join(keys)
-    key_present = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+    key_fields = [by_name[k] for k in contract.unique_key]
     key_label = ", ".join(contract.unique_key)
-    # A missing key is reported as missing, not as a duplicate of other missing keys.
+    # A missing key is reported as missing, not as a duplicate of other missing keys. Repeated
+    # keys are found by grouping the keys alone: a window over the staged rows carried every
+    # column through a sort, three quarters of the time of a 4 M-row device load.
     reason_exprs.append(
-        f"CASE WHEN {key_present} AND row_number() OVER (PARTITION BY _extract_date, {key_sql} "
-        f"ORDER BY _source_file, _source_line) > 1 "
+        "CASE WHEN _repeated._first_row IS NOT NULL AND "
+        "struct_pack(f := _source_file, l := _source_line) <> _repeated._first_row "
         f"THEN {_literal(f'duplicate {key_label} in this extract')} END"
     )
+    if earlier_rows is not None:
+        same_key = " AND ".join(
+            f"_earlier.{_quote(f.name)} = {_typed_column(f)}" for f in key_fields
+        )
+        reason_exprs.append(
+            f"CASE WHEN EXISTS (SELECT 1 FROM {earlier_rows} AS _earlier "
+            f"WHERE _earlier._extract_date = _checked._extract_date AND {same_key}) "
+            f"THEN {_literal(f'duplicate {key_label} in this extract')} END"
+        )
     reasons = ",\n        ".join(reason_exprs)
-    texts = ", ".join(
-        f"{_quote(f.name) if f.name in native else _text(f.name)} AS {_text_column(f)}"
-        for f in contract.fields
-    )
+
+    def text_value(f: Field) -> str:
+        return _quote(f.name) if f.name in native else _text(f.name)
+
+    texts = ", ".join(f"{text_value(f)} AS {_text_column(f)}" for f in contract.fields)
     typed = ", ".join(
         f"{_native_value(f) if f.name in native else typed_value_sql(f, _text_column(f))} "
         f"AS {_typed_column(f)}"
         for f in contract.fields
     )
+    # The group's key columns get their own names: the reasons read the staged key columns.
+    group_keys = [f"_key_{i}" for i in range(len(key_fields))]
+    key_texts = ", ".join(
+        f"{text_value(f)} AS {k}" for f, k in zip(key_fields, group_keys, strict=True)
+    )
+    key_present = " AND ".join(f"{k} IS NOT NULL" for k in group_keys)
+    repeated = (
+        f"SELECT _extract_date AS _key_extract_date, {', '.join(group_keys)}, "
+        "min(struct_pack(f := _source_file, l := _source_line)) AS _first_row "
+        f"FROM (SELECT {extract_date_sql} AS _extract_date, {key_texts}, _source_file, "
+        f"_source_line FROM {staged_table}) WHERE {key_present} GROUP BY ALL HAVING count(*) > 1"
+    )
+    key_join = " AND ".join(
+        f"_repeated.{k} = _checked.{_text_column(f)}"
+        for f, k in zip(key_fields, group_keys, strict=True)
+    )
+    # Only what the loads read back: typed values, lineage, reason.
+    kept = ", ".join(
+        [_typed_column(f) for f in contract.fields]
+        + ["_extract_date", "_source_file", "_source_line", "_raw_record"]
+    )
     return (
-        f"SELECT *, concat_ws('; ',\n        {reasons}\n    ) AS _reason\n"
+        f"SELECT {kept}, concat_ws('; ',\n        {reasons}\n    ) AS _reason\n"
         f"FROM (SELECT *, {typed} FROM (SELECT *, {extract_date_sql} AS _extract_date, {texts} "
-        f"FROM {staged_table}))"
+        f"FROM {staged_table})) AS _checked\n"
+        f"LEFT JOIN ({repeated}) AS _repeated\n"
+        f"ON _repeated._key_extract_date = _checked._extract_date AND {key_join}"
     )
 
 

@@ -121,12 +121,16 @@ def _load_one(
             con.execute(
                 f"DELETE FROM {RAW_SCHEMA}.{table} WHERE _extract_date = $d", {"d": extract_date}
             )
-        for path in source.files_in(folder):
+        for number, path in enumerate(source.files_in(folder)):
             reader = source.readers[path.suffix.lower()]
             raw_lines = reader(con, path, contract, _STAGED, mapping) or NO_RAW_LINES
+            # From the second file on, keys the extract's earlier files loaded are duplicates.
+            earlier = f"{RAW_SCHEMA}.{contract.table}" if number else None
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS "
-                + validation_select_sql(contract, _STAGED, native=native_fields(con, _STAGED)),
+                + validation_select_sql(
+                    contract, _STAGED, native=native_fields(con, _STAGED), earlier_rows=earlier
+                ),
                 {"extract_date": extract_date},
             )
             rows_read, quarantined = con.execute(

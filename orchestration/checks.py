@@ -4,10 +4,14 @@ Each check is blocking: a failed check of ERROR severity stops everything downst
 publication included. Which kinds warn instead is configuration (quality/gates.yml).
 """
 
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 
 from ingestion.sources import SOURCES
 from orchestration.partitions import extract_window_vars
@@ -29,8 +33,7 @@ from quality.gates import (
     read_mart,
     weekly_happiness_distribution,
 )
-
-GateFn = Callable[[GateContext], GateOutcome]
+from quality.validation import data_docs_batch
 
 
 def _latest_loaded_extract(instance: dg.DagsterInstance) -> date | None:
@@ -68,7 +71,9 @@ def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> Gat
     )
 
 
-def _result(outcome: GateOutcome, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+def _result(
+    outcome: GateOutcome, severity: dg.AssetCheckSeverity, check: dg.AssetCheckKey
+) -> dg.AssetCheckResult:
     failures = "\n".join(f"- {failure.describe()}" for failure in outcome.failures)
     metadata: dict[str, object] = {
         "expectations_evaluated": outcome.evaluated,
@@ -82,57 +87,124 @@ def _result(outcome: GateOutcome, severity: dg.AssetCheckSeverity) -> dg.AssetCh
         metadata["data_docs"] = dg.MetadataValue.url(outcome.docs_pages[-1].as_uri())
     for key, value in outcome.notes.items():
         metadata[key] = dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
-    return dg.AssetCheckResult(passed=outcome.passed, severity=severity, metadata=metadata)
-
-
-def build_gate_check(
-    asset: dg.AssetKey, name: str, kind: str, run_gate: GateFn, description: str
-) -> dg.AssetChecksDefinition:
-    # Gates read the warehouse, which a writer in another run (a backfill runs several at once)
-    # would hold locked: they take the warehouse's single slot like the writers do.
-    @dg.asset_check(
-        asset=asset, name=name, blocking=True, description=description, pool=WAREHOUSE_POOL
+    return dg.AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.name,
+        passed=outcome.passed,
+        severity=severity,
+        metadata=metadata,
     )
-    def _check(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> dg.AssetCheckResult:
-        try:
-            ctx = gate_context(context, xmo)
-            severity = (
-                dg.AssetCheckSeverity.ERROR
-                if ctx.config.severity[kind] == "error"
-                else dg.AssetCheckSeverity.WARN
+
+
+def _broken(check: dg.AssetCheckKey, exc: Exception) -> dg.AssetCheckResult:
+    """A gate that cannot run is a failed check, never a pass."""
+    return dg.AssetCheckResult(
+        asset_key=check.asset_key,
+        check_name=check.name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"error": f"{type(exc).__name__}: {exc}"},
+    )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One GX gate on one table; `run` gets the run's context and the table's frame, on demand."""
+
+    name: str
+    kind: str  # which severity of quality/gates.yml applies
+    run: Callable[[GateContext, Callable[[], pd.DataFrame]], GateOutcome]
+    description: str
+
+
+def run_gates(
+    gates: Sequence[Gate],
+    asset: dg.AssetKey,
+    make_context: Callable[[], GateContext],
+    read_frame: Callable[[GateContext], pd.DataFrame],
+    log: logging.Logger | dg.DagsterLogManager,
+) -> Iterator[dg.AssetCheckResult]:
+    """Each gate's result, in order; the table is read once, by the first gate that needs it.
+
+    The Data Docs pages of the gates' validations are rendered together when the last is done.
+    """
+    try:
+        ctx = make_context()
+    except Exception as exc:
+        for gate in gates:
+            yield _broken(dg.AssetCheckKey(asset, gate.name), exc)
+        return
+    frame = functools.cache(lambda: read_frame(ctx))
+    with data_docs_batch(ctx.quality_dir):
+        for gate in gates:
+            check = dg.AssetCheckKey(asset, gate.name)
+            try:
+                severity = (
+                    dg.AssetCheckSeverity.ERROR
+                    if ctx.config.severity[gate.kind] == "error"
+                    else dg.AssetCheckSeverity.WARN
+                )
+                outcome = gate.run(ctx, frame)
+            except Exception as exc:
+                yield _broken(check, exc)
+                continue
+            log.info(
+                f"{gate.name}: {'passed' if outcome.passed else 'FAILED'} "
+                f"({outcome.evaluated} expectations, {len(outcome.failures)} failed)"
             )
-            outcome = run_gate(ctx)
-        except Exception as exc:  # a check that cannot run is a failed check, never a pass
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"error": f"{type(exc).__name__}: {exc}"},
-            )
-        context.log.info(
-            f"{name}: {'passed' if outcome.passed else 'FAILED'} "
-            f"({outcome.evaluated} expectations, {len(outcome.failures)} failed)"
+            yield _result(outcome, severity, check)
+
+
+def build_asset_gates(
+    asset: dg.AssetKey,
+    gates: Sequence[Gate],
+    read_frame: Callable[[GateContext], pd.DataFrame] = lambda ctx: pd.DataFrame(),
+) -> dg.AssetChecksDefinition:
+    """Every gate of one table as one step: one read of the table, one set-up, several checks.
+
+    Each gate stays its own blocking check (its own verdict, severity and metadata in the UI);
+    one step per gate cost a second of Dagster and DuckDB set-up each, and read a mart once per
+    gate. Gates read the warehouse, which a writer in another run (a backfill runs several at
+    once) would hold locked: they take the warehouse's single slot like the writers do.
+    """
+    specs = [
+        dg.AssetCheckSpec(gate.name, asset=asset, blocking=True, description=gate.description)
+        for gate in gates
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{asset.path[0]}_{asset.path[-1]}_gates",
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+    )
+    def _gates(
+        context: dg.AssetCheckExecutionContext, xmo: XmoDataDir
+    ) -> Iterator[dg.AssetCheckResult]:
+        selected = {key.name for key in context.selected_asset_check_keys}
+        yield from run_gates(
+            [gate for gate in gates if gate.name in selected],
+            asset,
+            lambda: gate_context(context, xmo),
+            read_frame,
+            context.log,
         )
-        return _result(outcome, severity)
 
-    return _check
+    return _gates
 
 
-def _mart_checks(spec: MartSpec) -> list[dg.AssetChecksDefinition]:
-    key = dg.AssetKey(["marts", spec.table])
+def _mart_gates(spec: MartSpec) -> dg.AssetChecksDefinition:
+    def on_mart(gate: Callable) -> Callable[[GateContext, Callable[[], pd.DataFrame]], GateOutcome]:
+        return lambda ctx, frame: gate(ctx, spec, frame())
 
-    def on_mart(gate: Callable) -> GateFn:
-        return lambda ctx: gate(ctx, spec, read_mart(ctx, spec.table))
-
-    checks = [
-        build_gate_check(
-            key,
+    gates = [
+        Gate(
             f"{spec.table}_has_valid_schema_keys_and_ranges",
             "schema",
             on_mart(mart_schema),
             "GX: columns, unique key, not-nulls, ranges, accepted values and the low-sample rule.",
         ),
-        build_gate_check(
-            key,
+        Gate(
             f"{spec.table}_volume_holds_against_previous_run",
             "volume",
             on_mart(mart_volume),
@@ -140,9 +212,8 @@ def _mart_checks(spec: MartSpec) -> list[dg.AssetChecksDefinition]:
         ),
     ]
     if spec.reconcile:
-        checks.append(
-            build_gate_check(
-                key,
+        gates.append(
+            Gate(
                 f"{spec.table}_reconciles_with_staging",
                 "reconciliation",
                 on_mart(mart_reconciliation),
@@ -150,9 +221,8 @@ def _mart_checks(spec: MartSpec) -> list[dg.AssetChecksDefinition]:
             )
         )
     if spec.freshness_column:
-        checks.append(
-            build_gate_check(
-                key,
+        gates.append(
+            Gate(
                 f"{spec.table}_is_fresh",
                 "freshness",
                 on_mart(mart_freshness),
@@ -160,53 +230,51 @@ def _mart_checks(spec: MartSpec) -> list[dg.AssetChecksDefinition]:
             )
         )
     if spec.table == "service_experience_weekly":
-        checks.append(
-            build_gate_check(
-                key,
+        gates.append(
+            Gate(
                 "service_experience_weekly_happiness_within_recent_history",
                 "distribution",
-                lambda ctx: weekly_happiness_distribution(ctx, read_mart(ctx, spec.table)),
+                lambda ctx, frame: weekly_happiness_distribution(ctx, frame()),
                 "GX: the latest complete week's mean happiness lies within mean ± k sd of the 12 "
                 "weeks before.",
             )
         )
-    return checks
+    return build_asset_gates(
+        dg.AssetKey(["marts", spec.table]), gates, lambda ctx: read_mart(ctx, spec.table)
+    )
 
 
-def _raw_checks(source: str) -> list[dg.AssetChecksDefinition]:
+def _raw_gates(source: str) -> dg.AssetChecksDefinition:
     table = SOURCES[source].contract.table
-    key = dg.AssetKey(["raw", table])
-    checks = [
-        build_gate_check(
-            key,
+    gates = [
+        Gate(
             f"raw_{table}_has_valid_schema_keys_and_ranges",
             "schema",
-            lambda ctx: raw_schema(ctx, source),
-            "GX: the run's extracts against the source contract, a chunk of whole "
-            "partitions at a time.",
+            lambda ctx, _: raw_schema(ctx, source),
+            "GX: the run's extracts against the source contract: rule violations counted per "
+            "extract in DuckDB, judged by GX.",
         ),
-        build_gate_check(
-            key,
+        Gate(
             f"raw_{table}_volume_holds_against_previous_runs",
             "volume",
-            lambda ctx: raw_volume(ctx, source),
+            lambda ctx, _: raw_volume(ctx, source),
             "GX: every extract holds at least volume_min_ratio of the median of the previous 28.",
         ),
     ]
     if source in RAW_EVENT_COLUMNS:
-        checks.append(
-            build_gate_check(
-                key,
+        gates.append(
+            Gate(
                 f"raw_{table}_is_fresh",
                 "freshness",
-                lambda ctx: raw_freshness(ctx, source),
+                lambda ctx, _: raw_freshness(ctx, source),
                 "GX: every extract's newest event is recent relative to its extract date.",
             )
         )
-    return checks
+    return build_asset_gates(dg.AssetKey(["raw", table]), gates)
 
 
 def build_gate_checks() -> list[dg.AssetChecksDefinition]:
-    checks = [check for spec in MARTS.values() for check in _mart_checks(spec)]
-    checks += [check for source in SOURCES for check in _raw_checks(source)]
-    return checks
+    """One step of gates per mart and per raw table."""
+    return [_mart_gates(spec) for spec in MARTS.values()] + [
+        _raw_gates(source) for source in SOURCES
+    ]

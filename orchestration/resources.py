@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
 
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 
@@ -46,11 +49,28 @@ def dbt_project() -> DbtProject:
     return project
 
 
+# The venv's dbt, found beside this interpreter, even when the venv is not on PATH.
+VENV_DBT = Path(sys.executable).parent / "dbt"
+
+
+class XmoDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt CLI, told the version of the venv's dbt instead of asking it.
+
+    dagster-dbt runs `dbt --version` in a subprocess before every dbt command, which costs
+    about 5 s a run (dbt imports itself and asks PyPI for the latest release). When the
+    executable is the venv's own, its version is the installed dbt-core's.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        if Path(self.dbt_executable) == VENV_DBT:
+            return Version(version("dbt-core"))
+        return super()._cli_version
+
+
 def dbt_resource(project: DbtProject) -> DbtCliResource:
-    # The venv's dbt, found beside this interpreter, even when the venv is not on PATH.
-    dbt_executable = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(
+    return XmoDbtCliResource(
         project_dir=project,
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+        dbt_executable=str(VENV_DBT) if VENV_DBT.exists() else "dbt",
     )

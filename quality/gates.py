@@ -287,21 +287,33 @@ def mart_schema(ctx: GateContext, spec: MartSpec, frame: pd.DataFrame) -> GateOu
 
 
 def mart_reconciliation(ctx: GateContext, spec: MartSpec, frame: pd.DataFrame) -> GateOutcome:
+    """The mart's totals (one row of them; GX judges each against its staging total)."""
     gate = f"{spec.table}_reconciles_with_staging"
     totals = {name: _scalar(ctx, STAGING_TOTALS[name]) for name in set(spec.reconcile.values())}
-    expectations: list = []
-    for column, total in spec.reconcile.items():
-        if column == ROWS:
-            expectations.append(gxe.ExpectTableRowCountToEqual(value=totals[total]))
-        else:
-            expectations.append(
-                gxe.ExpectColumnSumToBeBetween(
-                    column=column, min_value=totals[total], max_value=totals[total]
-                )
-            )
-    outcome = GateOutcome(gate, [_validate(ctx, frame, gate, expectations)])
+    mart_totals = {
+        column: len(frame) if column == ROWS else _number(frame[column].sum())
+        for column in spec.reconcile
+    }
+    summary = pd.DataFrame({_total_column(c): [total] for c, total in mart_totals.items()})
+    expectations = [
+        gxe.ExpectColumnValuesToBeBetween(
+            column=_total_column(column), min_value=totals[total], max_value=totals[total]
+        )
+        for column, total in spec.reconcile.items()
+    ]
+    outcome = GateOutcome(gate, [_validate(ctx, summary, gate, expectations)])
     outcome.notes["staging_totals"] = totals
+    outcome.notes["mart_totals"] = {_total_column(c): v for c, v in mart_totals.items()}
     return outcome
+
+
+def _number(value: object) -> object:
+    """A numpy scalar as the Python number GX compares with the staging total."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _total_column(column: str) -> str:
+    return "rows" if column == ROWS else column
 
 
 def _freshness_frame(latest: object, run_date: date) -> pd.DataFrame:
@@ -333,8 +345,10 @@ def mart_volume(ctx: GateContext, spec: MartSpec, frame: pd.DataFrame) -> GateOu
         return GateOutcome(gate, skipped="first validated run: nothing to compare with yet")
     previous_key = max(history)
     floor = math.ceil(ctx.config.volume_min_ratio["marts"] * history[previous_key])
+    # GX judges the row count, not the mart: re-reading a million rows to count them cost seconds.
+    expectations = [gxe.ExpectColumnValuesToBeBetween(column="rows", min_value=floor)]
     outcome = GateOutcome(
-        gate, [_validate(ctx, frame, gate, [gxe.ExpectTableRowCountToBeBetween(min_value=floor)])]
+        gate, [_validate(ctx, pd.DataFrame({"rows": [rows]}), gate, expectations)]
     )
     outcome.notes.update(rows=rows, previous_rows=history[previous_key], min_rows=floor)
     if outcome.passed:

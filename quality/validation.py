@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,8 @@ def _context() -> Any:
 # one process.
 _FILE_CONTEXTS: dict[Path, Any] = {}
 _LATEST_RESULT: dict[Path, Any] = {}
+# Results whose Data Docs pages wait for the end of a `data_docs_batch`, per quality dir.
+_PENDING_PAGES: dict[Path, list[tuple[Any, bool]]] = {}
 
 
 def _file_context(quality_dir: Path) -> Any:
@@ -112,6 +116,7 @@ def _validate_with_docs(
     Only the result's own page is rendered: the site index lists every stored result, so
     rebuilding it after each gate would cost more every day the pipeline runs. The index is
     rebuilt when a gate fails (so the failure is listed at once) and by `build_docs_index`.
+    Inside a `data_docs_batch` the page is rendered when the batch ends.
     """
     context = _file_context(quality_dir)
     source = _get_or_add(context.data_sources.get, context.data_sources.add_pandas, "xmo")
@@ -133,11 +138,44 @@ def _validate_with_docs(
     run = checkpoint.run(batch_parameters={"dataframe": frame})
     identifier, result = next(iter(run.run_results.items()))
     _LATEST_RESULT[quality_dir.resolve()] = identifier
-    context.build_data_docs(
-        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=not result.success
-    )
+    pending = _PENDING_PAGES.get(quality_dir.resolve())
+    if pending is not None:
+        pending.append((identifier, bool(result.success)))
+    else:
+        _build_pages(quality_dir, [identifier], index=not result.success)
     page = quality_dir / "docs" / "validations" / Path(*identifier.to_tuple()).with_suffix(".html")
     return result, page
+
+
+def _build_pages(quality_dir: Path, identifiers: list[Any], index: bool) -> None:
+    _file_context(quality_dir).build_data_docs(
+        site_names=[DOCS_SITE], resource_identifiers=identifiers, build_index=index
+    )
+
+
+@contextmanager
+def data_docs_batch(quality_dir: Path) -> Iterator[None]:
+    """Render the Data Docs pages of the validations inside the block together, at its end.
+
+    GX renders a dozen pages in one call in about the time one page takes alone (it sets up
+    its templates once per call), and a run's gates validate a few dozen batches. The index is
+    rebuilt when one of them failed, as it is for a single validation.
+    """
+    key = quality_dir.resolve()
+    if key in _PENDING_PAGES:  # already inside a batch for this dir: the outer one renders
+        yield
+        return
+    _PENDING_PAGES[key] = []
+    try:
+        yield
+    finally:
+        pending = _PENDING_PAGES.pop(key)
+        if pending:
+            _build_pages(
+                quality_dir,
+                [identifier for identifier, _ in pending],
+                index=not all(success for _, success in pending),
+            )
 
 
 def build_docs_index(quality_dir: Path) -> Path | None:
@@ -146,9 +184,7 @@ def build_docs_index(quality_dir: Path) -> Path | None:
     if identifier is None:
         return None
     # GX rebuilds every page when given no identifiers; given the latest, only that one.
-    _file_context(quality_dir).build_data_docs(
-        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=True
-    )
+    _build_pages(quality_dir, [identifier], index=True)
     return quality_dir / "docs" / "index.html"
 
 
@@ -158,7 +194,8 @@ def validate_dataframe(
     """Run `suite` over `frame`; failures carry counts, a sample of bad values, or the error.
 
     With `quality_dir`, the result is stored there and its Data Docs page built under
-    quality_dir/docs (the page's path is in the outcome).
+    quality_dir/docs, at once or at the end of the enclosing `data_docs_batch` (the page's path
+    is in the outcome).
     """
     page = None
     if quality_dir is None:

@@ -40,3 +40,8 @@
         {%- endfor %}
     ), 4)
 {%- endmacro %}
+
+{#- The components and the score that the device marts average, in their column order. -#}
+{% macro device_score_columns() -%}
+    {{ return(['dex_score'] + dex_weights().keys() | list) }}
+{%- endmacro %}

@@ -287,6 +287,33 @@ def test_rows_missing_their_key_are_not_called_duplicates(paths):
     assert load.quarantine_reasons == {"employee_id is missing": 2}
 
 
+def test_a_key_repeated_across_files_of_one_extract_keeps_its_first_occurrence(paths):
+    """First by file name, then by line: the copies in b.csv and on a later line go."""
+    warehouse, landing = paths
+    r2 = GOOD_SURVEY.replace("R1", "R2")
+    write(landing, "survey", "b.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n{r2}\n")
+    write(landing, "survey", "a.csv", f"{SURVEY_HEADER}\n{r2}\n{GOOD_SURVEY}\n{r2}\n")
+
+    load = load_partition(warehouse, landing, SOURCES["survey"], DAY)
+
+    assert load.quarantine_reasons == {"duplicate response_id in this extract": 3}
+    kept = rows(
+        warehouse, "SELECT response_id, _source_file, _source_line FROM raw.survey_responses"
+    )
+    assert sorted((r, Path(f).name, line) for r, f, line in kept) == [
+        ("R1", "a.csv", 3),
+        ("R2", "a.csv", 2),
+    ]
+    quarantined = rows(
+        warehouse, "SELECT source_file, source_line FROM raw.quarantine_survey ORDER BY ALL"
+    )
+    assert [(Path(f).name, line) for f, line in quarantined] == [
+        ("a.csv", 4),
+        ("b.csv", 2),
+        ("b.csv", 3),
+    ]
+
+
 def test_a_process_that_dies_mid_load_leaves_the_partition_as_it_was(paths):
     warehouse, landing = paths
     write(landing, "survey", "a.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n")

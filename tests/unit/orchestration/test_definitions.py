@@ -46,6 +46,7 @@ def test_asset_keys_and_groups(graph):
         "intermediate/int_tickets_mapped_to_services": "intermediate",
         "intermediate/int_survey_responses_joined_to_tickets": "intermediate",
         "intermediate/int_device_days_scored": "intermediate",
+        "intermediate/int_device_weeks_summed": "intermediate",
         "intermediate/int_xla_targets_resolved": "intermediate",
         "marts/dim_service": "marts",
         "marts/fct_ticket_experience": "marts",
@@ -113,13 +114,17 @@ def test_dbt_tests_are_asset_checks_too(graph):
     names = {key.name for key in asset_graph.asset_check_keys}
     assert "unique_fct_ticket_experience_ticket_number" in names
     assert "not_null_service_experience_weekly_service_id" in names
-    # The singular reconciliation tests read several models; each is a check on its mart.
+    # The singular reconciliation tests read several models; each is a check on the model
+    # it guards.
     reconciliations = {
         key.name: key.asset_key.to_user_string()
         for key in asset_graph.asset_check_keys
         if key.name.startswith("assert_")
     }
     assert reconciliations == {
+        "assert_device_weeks_add_up_to_the_scored_device_days": (
+            "intermediate/int_device_weeks_summed"
+        ),
         "assert_every_resolved_ticket_is_in_the_fact_once": "marts/fct_ticket_experience",
         "assert_weekly_and_monthly_responses_reconcile_with_staging": (
             "marts/service_experience_weekly"

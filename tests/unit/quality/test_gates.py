@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
-from orchestration.checks import build_gate_check
-from orchestration.resources import XmoDataDir
+from orchestration.checks import Gate, run_gates
 from quality.config import load_gate_config
 from quality.gates import (
     MARTS,
     GateContext,
+    GateOutcome,
     mart_freshness,
     mart_reconciliation,
     mart_schema,
@@ -27,6 +29,7 @@ from quality.gates import (
 )
 
 RUN_DATE = date(2026, 3, 31)
+LOG = logging.getLogger(__name__)
 WEEKLY = MARTS["service_experience_weekly"]
 
 
@@ -220,21 +223,46 @@ def test_a_collapsed_raw_extract_fails_against_the_median_of_the_previous(ctx):
     assert outcome.failures[0].sample == [150]  # 200 expected at least, 50 came
 
 
-def test_a_check_whose_gate_raises_is_reported_failed(ctx, monkeypatch):
-    def broken(ctx):
+def test_a_gate_that_raises_is_a_failed_check_and_the_table_is_read_once(ctx):
+    reads: list[int] = []
+
+    def read(ctx: GateContext) -> pd.DataFrame:
+        reads.append(1)
+        return pd.DataFrame({"n": [1, 2, 3]})
+
+    def broken(ctx: GateContext, frame) -> GateOutcome:
+        frame()
         raise RuntimeError("validation crashed")
 
-    # Directly invoked checks have no run; give the gate the context a run would.
-    monkeypatch.setattr("orchestration.checks.gate_context", lambda context, xmo: ctx)
-    check = build_gate_check(
-        dg.AssetKey(["marts", "x"]),
-        "x_never_passes_by_accident",
-        "schema",
-        broken,
-        "a gate that raises",
+    def counted(ctx: GateContext, frame) -> GateOutcome:
+        return GateOutcome("x_counted", skipped=f"{len(frame())} rows seen")
+
+    gates = [
+        Gate("x_never_passes_by_accident", "schema", broken, "a gate that raises"),
+        Gate("x_counted", "volume", counted, "a gate after it"),
+        Gate("x_counted_again", "freshness", counted, "and another"),
+    ]
+    results = list(run_gates(gates, dg.AssetKey(["marts", "x"]), lambda: ctx, read, LOG))
+
+    assert [r.check_name for r in results] == [g.name for g in gates]
+    assert results[0].passed is False
+    assert results[0].severity == dg.AssetCheckSeverity.ERROR
+    assert "validation crashed" in results[0].metadata["error"].value
+    assert [r.passed for r in results[1:]] == [True, True]
+    assert results[1].metadata["skipped"].value == "3 rows seen"
+    assert len(reads) == 1  # three gates, one read of the mart
+
+
+def test_gates_whose_context_cannot_be_made_all_fail(ctx):
+    def no_context() -> GateContext:
+        raise ValueError("gates.yml: severity.schema must be error or warn")
+
+    gates = [
+        Gate(name, "schema", lambda c, f, name=name: GateOutcome(name, skipped="never"), "")
+        for name in ("x_a", "x_b")
+    ]
+    results = list(
+        run_gates(gates, dg.AssetKey(["raw", "x"]), no_context, lambda c: pd.DataFrame(), LOG)
     )
-    context = dg.build_asset_check_context()
-    result = check(context, XmoDataDir(data_dir=str(ctx.quality_dir)))
-    assert result.passed is False
-    assert result.severity == dg.AssetCheckSeverity.ERROR
-    assert "validation crashed" in result.metadata["error"].value
+    assert [(r.check_name, r.passed) for r in results] == [("x_a", False), ("x_b", False)]
+    assert all("severity.schema" in r.metadata["error"].value for r in results)

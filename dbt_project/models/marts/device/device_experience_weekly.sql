@@ -1,8 +1,8 @@
 with
 
-scored_days as (
+device_weeks as (
 
-    select * from {{ ref('int_device_days_scored') }}
+    select * from {{ ref('int_device_weeks_summed') }}
 
 ),
 
@@ -14,18 +14,18 @@ employees as (
 
 -- Departments come from the latest directory snapshot at build time, so a move between
 -- departments re-groups history the same way a full refresh would.
-device_days as (
+device_weeks_by_department as (
 
     select
-        scored_days.*,
-        coalesce(employees.department, 'unknown') as department,
-        cast({{ dbt.date_trunc('week', 'scored_days.snapshot_date') }} as date) as week_start
-    from scored_days
+        device_weeks.*,
+        coalesce(employees.department, 'unknown') as department
+    from device_weeks
     left join employees
-        on scored_days.employee_key = employees.employee_key
+        on device_weeks.employee_key = employees.employee_key
 
 ),
 
+-- Sum over count of each score: the mean of the device-days, nulls left out as avg does.
 by_group_week as (
 
     select
@@ -33,17 +33,11 @@ by_group_week as (
         model,
         week_start,
         count(distinct device_id) as devices,
-        count(*) as device_days,
-        avg(dex_score) as dex_score,
-        avg(boot_score) as boot_score,
-        avg(logon_score) as logon_score,
-        avg(app_stability_score) as app_stability_score,
-        avg(system_stability_score) as system_stability_score,
-        avg(cpu_score) as cpu_score,
-        avg(memory_score) as memory_score,
-        avg(disk_score) as disk_score,
-        avg(battery_score) as battery_score
-    from device_days
+        sum(device_days) as device_days,
+        {% for column in device_score_columns() -%}
+        sum({{ column }}_sum) / nullif(sum({{ column }}_count), 0) as {{ column }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from device_weeks_by_department
     group by department, model, week_start
 
 ),
@@ -57,9 +51,7 @@ final as (
         cast(week_start as date) as week_start,
         cast(devices as bigint) as devices,
         cast(device_days as bigint) as device_days,
-        {% for column in ['dex_score', 'boot_score', 'logon_score', 'app_stability_score',
-                          'system_stability_score', 'cpu_score', 'memory_score', 'disk_score',
-                          'battery_score'] -%}
+        {% for column in device_score_columns() -%}
         cast(case when devices >= 5 then {{ column }} end as double) as {{ column }},
         {% endfor -%}
         cast(devices < 5 as boolean) as low_sample

@@ -30,9 +30,16 @@ ticket_responses as (
 
 ),
 
-device_days as (
+-- Device-days summed per week: the baseline windows are whole weeks, so the weeks' sums give
+-- the windows' means without joining a year of device-days to every service's window.
+device_weeks as (
 
-    select snapshot_date, dex_score from {{ ref('int_device_days_scored') }}
+    select
+        week_start,
+        sum(dex_score_sum) as dex_score_sum,
+        sum(dex_score_count) as dex_score_count
+    from {{ ref('int_device_weeks_summed') }}
+    group by week_start
 
 ),
 
@@ -45,10 +52,9 @@ weekly as (
 dex_weekly as (
 
     select
-        cast({{ dbt.date_trunc('week', 'snapshot_date') }} as date) as week_start,
-        avg(dex_score) as dex_score
-    from device_days
-    group by 1
+        week_start,
+        dex_score_sum / nullif(dex_score_count, 0) as dex_score
+    from device_weeks
 
 ),
 
@@ -148,12 +154,12 @@ window_dex as (
 
     select
         windows_bounded.service_id,
-        count(device_days.dex_score) as device_days,
-        avg(device_days.dex_score) as dex_score
+        sum(device_weeks.dex_score_count) as device_days,
+        sum(device_weeks.dex_score_sum) / nullif(sum(device_weeks.dex_score_count), 0) as dex_score
     from windows_bounded
-    inner join device_days
-        on device_days.snapshot_date >= windows_bounded.baseline_start
-        and device_days.snapshot_date < windows_bounded.window_end_exclusive
+    inner join device_weeks
+        on device_weeks.week_start >= windows_bounded.baseline_start
+        and device_weeks.week_start <= windows_bounded.baseline_end
     group by windows_bounded.service_id
 
 ),

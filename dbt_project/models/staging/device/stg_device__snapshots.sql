@@ -9,39 +9,13 @@
 
 with
 
-source as (
-
-    select * from {{ source('raw', 'device_snapshots') }}
-
-),
-
-{% if is_incremental() -%}
--- Device-days that appear in the run's extract dates; their latest version is chosen among
+-- Device-days of the run's extract dates, every version of them: the latest is chosen among
 -- all extracts, so re-running an old date never replaces a newer version.
-touched as (
-
-    select distinct device_id, snapshot_date
-    from source
-    where {{ extract_window_filter('_extract_date') }}
-
-),
-
 candidates as (
 
-    select source.*
-    from source
-    inner join touched
-        on source.device_id = touched.device_id
-        and source.snapshot_date = touched.snapshot_date
+    {{ versions_of_touched_keys(source('raw', 'device_snapshots'), ['device_id', 'snapshot_date']) }}
 
 ),
-{%- else -%}
-candidates as (
-
-    select * from source
-
-),
-{%- endif %}
 
 ranked as (
 

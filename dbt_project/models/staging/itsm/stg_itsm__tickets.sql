@@ -9,16 +9,10 @@
 
 with
 
-source as (
-
-    select * from {{ source('raw', 'itsm_tickets') }}
-
-),
-
 -- In an incremental run, only the keys of the run's extract dates (all their versions).
 candidates as (
 
-    {{ versions_of_touched_keys('source', 'number') }}
+    {{ versions_of_touched_keys(source('raw', 'itsm_tickets'), 'number') }}
 
 ),
 

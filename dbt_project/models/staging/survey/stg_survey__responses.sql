@@ -9,16 +9,10 @@
 
 with
 
-source as (
-
-    select * from {{ source('raw', 'survey_responses') }}
-
-),
-
 -- In an incremental run, only the keys of the run's extract dates (all their versions).
 candidates as (
 
-    {{ versions_of_touched_keys('source', 'response_id') }}
+    {{ versions_of_touched_keys(source('raw', 'survey_responses'), 'response_id') }}
 
 ),
 
