@@ -396,8 +396,33 @@ def weekly_happiness_distribution(ctx: GateContext, frame: pd.DataFrame) -> Gate
     return outcome
 
 
+# The distribution guard reads these besides what a mart's spec names.
+DISTRIBUTION_COLUMNS = ("week_start", "happiness_score")
+
+
+def gated_columns(spec: MartSpec) -> list[str]:
+    """Every column a gate of `spec` reads: the rest of a mart stays in the database."""
+    columns = [*spec.key, *spec.not_null, *spec.ranges, *spec.accepted, *spec.low_sample_nulls]
+    if spec.low_sample_nulls:
+        columns.append("low_sample")
+    if spec.freshness_column:
+        columns.append(spec.freshness_column)
+    columns += [c for c in spec.reconcile if c != ROWS]
+    if spec.table == "service_experience_weekly":
+        columns += DISTRIBUTION_COLUMNS
+    return list(dict.fromkeys(columns))
+
+
 def read_mart(ctx: GateContext, table: str) -> pd.DataFrame:
-    return _query(ctx, f"SELECT * FROM marts.{table}")
+    """The mart's gated columns that exist (a missing one fails the schema gate's expectation
+    that it exists); reading all 19 columns of a million tickets cost a second more."""
+    spec = MARTS.get(table)
+    if spec is None:
+        return _query(ctx, f"SELECT * FROM marts.{table}")
+    present = set(_query(ctx, f"SELECT * FROM marts.{table} LIMIT 0").columns)
+    columns = [c for c in gated_columns(spec) if c in present]
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    return _query(ctx, f"SELECT {quoted or 'NULL AS no_gated_column'} FROM marts.{table}")
 
 
 # ---- raw ---------------------------------------------------------------------------------

@@ -35,3 +35,33 @@
     select * from {{ relation }}
     {%- endif %}
 {%- endmacro %}
+
+{#- The latest version of each key among versions_of_touched_keys: every version except those a
+    newer one supersedes (`newest_first` orders a key's versions). The ranking reads only the
+    key and version columns, and the superseded versions (few: a key changes in few extracts)
+    are then removed from the versions by an anti-join. Ranking the versions whole carried every
+    column through the sort: 50 s for a year of device-days instead of 10. A version is one raw
+    row: its key, extract date, file and line. -#}
+{% macro latest_versions(relation, keys, newest_first) -%}
+    {%- set keys = [keys] if keys is string else keys -%}
+    {%- set version_columns = keys + ['_extract_date', '_source_file', '_source_line'] -%}
+    select versions.*
+    from ({{ versions_of_touched_keys(relation, keys) }}) as versions
+    left join (
+        select {{ version_columns | join(', ') }}
+        from (
+            select
+                {{ version_columns | join(', ') }},
+                row_number() over (
+                    partition by {{ keys | join(', ') }}
+                    order by {{ newest_first }}
+                ) as version_rank
+            from ({{ versions_of_touched_keys(relation, keys) }}) as all_versions
+        ) as ranked
+        where version_rank > 1
+    ) as superseded
+        on {% for column in version_columns -%}
+        versions.{{ column }} = superseded.{{ column }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    where superseded.{{ keys[0] }} is null
+{%- endmacro %}

@@ -109,6 +109,17 @@ def test_a_duplicate_key_fails_the_schema_gate(ctx):
     assert [f.expectation for f in outcome.failures] == ["expect_compound_columns_to_be_unique"]
 
 
+def test_a_mart_missing_a_gated_column_fails_the_schema_gate(ctx):
+    execute(ctx, "ALTER TABLE marts.service_experience_weekly DROP COLUMN sla_attainment")
+    frame = weekly(ctx)  # the gated columns that exist, and nothing in place of the missing one
+    assert "sla_attainment" not in frame.columns and "responses" in frame.columns
+    outcome = mart_schema(ctx, WEEKLY, frame)
+    assert not outcome.passed
+    assert ("expect_column_to_exist", "sla_attainment") in {
+        (f.expectation, f.column) for f in outcome.failures
+    }
+
+
 def test_stale_data_fails_the_freshness_gate(ctx):
     stale = GateContext(**{**ctx.__dict__, "run_date": RUN_DATE + timedelta(days=30)})
     outcome = mart_freshness(stale, WEEKLY, weekly(stale))

@@ -9,31 +9,36 @@
 
 with
 
--- Device-days of the run's extract dates, every version of them: the latest is chosen among
--- all extracts, so re-running an old date never replaces a newer version.
-candidates as (
+-- The latest version of each device-day of the run's extract dates, chosen among all
+-- extracts, so re-running an old date never replaces a newer version.
+latest as (
 
-    {{ versions_of_touched_keys(source('raw', 'device_snapshots'), ['device_id', 'snapshot_date']) }}
+    {{ latest_versions(
+        source('raw', 'device_snapshots'),
+        ['device_id', 'snapshot_date'],
+        '_extract_date desc, _source_line desc',
+    ) }}
 
 ),
 
-ranked as (
+-- Each employee hashed once, not once per device-day (36 M SHA-256s on a full build).
+employee_keys as (
 
     select
-        *,
-        row_number() over (
-            partition by device_id, snapshot_date
-            order by _extract_date desc, _source_line desc
-        ) as version_rank
-    from candidates
+        employee_id,
+        {{ pseudonymize('employee_id') }} as employee_key
+    from (
+        select distinct employee_id
+        from ({{ versions_of_touched_keys(source('raw', 'device_snapshots'), ['device_id', 'snapshot_date']) }}) as versions
+    ) as employees
 
 ),
 
 renamed as (
 
     select
-        device_id,
-        {{ pseudonymize('employee_id') }} as employee_key,
+        latest.device_id,
+        employee_keys.employee_key,
         snapshot_date,
         lower(device_type) as device_type,
         model,
@@ -49,8 +54,9 @@ renamed as (
         battery_health_pct,
         network_latency_ms,
         _extract_date as extract_date
-    from ranked
-    where version_rank = 1
+    from latest
+    left join employee_keys
+        on latest.employee_id = employee_keys.employee_id
 
 )
 

@@ -9,24 +9,12 @@
 
 with
 
--- In an incremental run, only the keys of the run's extract dates (all their versions).
-candidates as (
-
-    {{ versions_of_touched_keys(source('raw', 'itsm_tickets'), 'number') }}
-
-),
-
 -- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
 -- Keyed by number, which every format carries (list exports may lack sys_id).
-ranked as (
+-- In an incremental run, the keys of the run's extract dates, chosen among all their versions.
+latest as (
 
-    select
-        *,
-        row_number() over (
-            partition by number
-            order by sys_updated_on desc, _extract_date desc, _source_line desc
-        ) as version_rank
-    from candidates
+    {{ latest_versions(source('raw', 'itsm_tickets'), 'number', 'sys_updated_on desc, _extract_date desc, _source_line desc') }}
 
 ),
 
@@ -56,8 +44,7 @@ renamed as (
         cast(reopen_count as integer) as reopen_count,
         made_sla,
         _extract_date as extract_date
-    from ranked
-    where version_rank = 1
+    from latest
 
 )
 

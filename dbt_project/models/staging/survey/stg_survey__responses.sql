@@ -9,23 +9,11 @@
 
 with
 
--- In an incremental run, only the keys of the run's extract dates (all their versions).
-candidates as (
-
-    {{ versions_of_touched_keys(source('raw', 'survey_responses'), 'response_id') }}
-
-),
-
 -- A response re-sent in a later extract replaces the earlier copy.
-ranked as (
+-- In an incremental run, the keys of the run's extract dates, chosen among all their versions.
+latest as (
 
-    select
-        *,
-        row_number() over (
-            partition by response_id
-            order by _extract_date desc, _source_line desc
-        ) as version_rank
-    from candidates
+    {{ latest_versions(source('raw', 'survey_responses'), 'response_id', '_extract_date desc, _source_line desc') }}
 
 ),
 
@@ -43,8 +31,7 @@ renamed as (
         factors,
         language,
         _extract_date as extract_date
-    from ranked
-    where version_rank = 1
+    from latest
 
 )
 
