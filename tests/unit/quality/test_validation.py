@@ -7,7 +7,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 import pytest
 
-from quality.validation import build_docs_index, validate_dataframe
+from quality.validation import build_docs_index, data_docs_batch, validate_dataframe
 
 
 def WEEKLY() -> gx.ExpectationSuite:
@@ -159,3 +159,21 @@ def test_a_failing_gate_is_listed_in_the_index_at_once(tmp_path):
 
 def test_no_index_is_built_when_no_gate_ran(tmp_path):
     assert build_docs_index(tmp_path / "elsewhere") is None
+
+
+def test_pages_of_a_batch_are_rendered_together_when_it_ends(tmp_path):
+    with data_docs_batch(tmp_path):
+        passed = validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
+        failed = validate_dataframe(weekly_frame(happiness_score=150.0), WEEKLY(), tmp_path)
+        assert not passed.docs_page.exists() and not failed.docs_page.exists()
+    assert passed.docs_page.is_file() and "150" in failed.docs_page.read_text()
+    # One of them failed, so the index lists the failure at once, as outside a batch.
+    listed = (tmp_path / "docs" / "index.html").read_text()
+    assert failed.docs_page.relative_to(tmp_path / "docs").as_posix() in listed
+
+
+def test_a_batch_of_passing_validations_leaves_the_index_alone(tmp_path):
+    with data_docs_batch(tmp_path):
+        outcome = validate_dataframe(weekly_frame(), WEEKLY(), tmp_path)
+    assert outcome.docs_page.is_file()
+    assert not (tmp_path / "docs" / "index.html").exists()
