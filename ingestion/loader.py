@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.contracts import (
+    PARAM_EXTRACT_DATE,
     Contract,
     quarantine_insert_sql,
     quarantine_table_ddl,
@@ -125,7 +126,14 @@ def _load_one(
             reader = source.readers[path.suffix.lower()]
             raw_lines = reader(con, path, contract, _STAGED, mapping) or NO_RAW_LINES
             # From the second file on, keys the extract's earlier files loaded are duplicates.
-            earlier = f"{RAW_SCHEMA}.{contract.table}" if number else None
+            # Only this extract's rows: the correlated lookup would otherwise hash the whole
+            # raw table for every file (a year of tickets made the ticket loads 30 % slower).
+            earlier = (
+                f"(SELECT * FROM {RAW_SCHEMA}.{contract.table} "
+                f"WHERE _extract_date = {PARAM_EXTRACT_DATE})"
+                if number
+                else None
+            )
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS "
                 + validation_select_sql(
