@@ -314,6 +314,16 @@ def test_a_key_repeated_across_files_of_one_extract_keeps_its_first_occurrence(p
     ]
 
 
+def test_a_copy_repeated_in_its_file_and_in_an_earlier_file_gets_one_reason(paths):
+    warehouse, landing = paths
+    write(landing, "survey", "a.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n")
+    write(landing, "survey", "b.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n{GOOD_SURVEY}\n")
+
+    load = load_partition(warehouse, landing, SOURCES["survey"], DAY)
+
+    assert load.quarantine_reasons == {"duplicate response_id in this extract": 2}
+
+
 def test_a_process_that_dies_mid_load_leaves_the_partition_as_it_was(paths):
     warehouse, landing = paths
     write(landing, "survey", "a.csv", f"{SURVEY_HEADER}\n{GOOD_SURVEY}\n")
