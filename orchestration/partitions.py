@@ -38,6 +38,14 @@ def extract_window_vars(tags: Mapping[str, str]) -> dict[str, str]:
     return {"extract_date_from": start, "extract_date_to": end}
 
 
+# How a run's window reaches dbt (dbt_project/macros/extract_window.sql): in the environment,
+# not as --vars, which dbt counts as parse state and would re-parse the project for each day.
+WINDOW_ENVIRONMENT = {
+    "extract_date_from": "XMO_EXTRACT_DATE_FROM",
+    "extract_date_to": "XMO_EXTRACT_DATE_TO",
+}
+
+
 def extract_dates_loaded_since(
     instance: dg.DagsterInstance, raw_keys: list[dg.AssetKey], since: float | None
 ) -> list[str]:

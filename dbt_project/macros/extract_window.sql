@@ -1,11 +1,25 @@
-{#- Which extract dates an incremental run processes. Dagster passes the run's partition
-    window as vars (extract_date_from, extract_date_to); a bare `dbt build` takes the extract
-    dates newer than what the model already holds (its `watermark` column). -#}
-{% macro extract_window_filter(column, watermark='extract_date') -%}
+{#- The extract dates a run processes, as [from, to], or none when it names none. Dagster hands
+    the run's partition window over in the environment (XMO_EXTRACT_DATE_FROM, _TO), read only
+    while dbt executes: a value dbt sees while parsing (a --vars, an env_var) is part of the
+    parse state, so every new day forced a full re-parse of the project (~5 s a run). By hand,
+    `dbt build --vars '{extract_date_from: ..., extract_date_to: ...}'` names a window too. -#}
+{% macro extract_window() -%}
     {%- set date_from = var('extract_date_from', none) -%}
     {%- set date_to = var('extract_date_to', none) -%}
-    {%- if date_from and date_to -%}
-        {{ column }} between cast('{{ date_from }}' as date) and cast('{{ date_to }}' as date)
+    {%- if execute and not (date_from and date_to) -%}
+        {%- set date_from = env_var('XMO_EXTRACT_DATE_FROM', '') -%}
+        {%- set date_to = env_var('XMO_EXTRACT_DATE_TO', '') -%}
+    {%- endif -%}
+    {{ return([date_from, date_to] if date_from and date_to else none) }}
+{%- endmacro %}
+
+{#- Which extract dates an incremental run processes: the run's window (extract_window), or
+    without one (a bare `dbt build`) the extract dates newer than what the model already holds
+    (its `watermark` column). -#}
+{% macro extract_window_filter(column, watermark='extract_date') -%}
+    {%- set window = extract_window() -%}
+    {%- if window -%}
+        {{ column }} between cast('{{ window[0] }}' as date) and cast('{{ window[1] }}' as date)
     {%- else -%}
         {{ column }} > (
             select coalesce(max({{ watermark }}), cast('1900-01-01' as date)) from {{ this }}

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtProject, dbt_assets
 
 from orchestration.partitions import extract_dates_loaded_since, extract_window_vars
 from orchestration.policies import TRANSIENT_RETRY
-from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
+from orchestration.resources import WAREHOUSE_POOL, XmoDataDir, XmoDbtCliResource
 from orchestration.settings import stage_reference_seeds
 from orchestration.translator import XmoDbtTranslator, is_mart
 from quality.tables import TableProfile, profile_tables
@@ -90,7 +90,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         retry_policy=TRANSIENT_RETRY,
     )
     def xmo_dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, xmo: XmoDataDir
+        context: dg.AssetExecutionContext, dbt: XmoDbtCliResource, xmo: XmoDataDir
     ) -> Iterator[Any]:
         """`dbt build` of the selected models: seeds, models and their tests, in DAG order.
 
@@ -102,14 +102,14 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         window = extract_window_vars(context.run.tags) or _window_loaded_since_last_build(
             context, incremental
         )
-        dbt_vars = {**settings.dbt_vars(), **window}
-        context.log.info(f"dbt build with vars {dbt_vars}")
+        dbt_vars = settings.dbt_vars()
+        context.log.info(f"dbt build with vars {dbt_vars}, extract window {window or 'new dates'}")
         # dbt unit tests check the model code, not the data: `make test` runs them
         # (tests/integration/test_pipeline.py), every run of the pipeline need not.
-        invocation = dbt.cli(
+        invocation = dbt.cli_for_window(
             ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"],
-            context=context,
-            raise_on_error=False,
+            window,
+            context,
         )
         events: list[Any] = []
         selected = len(context.selected_asset_keys)
@@ -118,6 +118,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
             if isinstance(event, dg.Output):
                 built = sum(isinstance(e, dg.Output) for e in events)
                 context.log.info(f"dbt built {event.output_name} ({built} of {selected})")
+        dbt.keep_parse_state(invocation)
         # dbt has exited and released the warehouse: profile what it built, read-only.
         yield from _with_table_metadata(context, events, tables, xmo)
         error = invocation.get_error()

@@ -11,7 +11,7 @@ select
     {{ combination_of_columns | join(', ') }},
     count(*) as occurrences
 from {{ model }}
-{% if window_column and var('extract_date_from', none) and var('extract_date_to', none) -%}
+{% if window_column and extract_window() -%}
 where {{ extract_window_filter(window_column) }}
 {%- endif %}
 group by {{ combination_of_columns | join(', ') }}
