@@ -10,7 +10,8 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install manifest lint fmt test demo dev bench lock clean browser bi-client screenshots
+.PHONY: install manifest lint fmt test demo dev bench lock clean browser bi-client screenshots \
+	install-spark java test-spark
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
 # with it. A venv of its own, used by the BI test.
@@ -41,6 +42,24 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
 	    || { echo "error: could not install chromium; install Debian's chromium package" >&2; exit 1; }; }
 
+# The spark dbt target: pyspark (Spark in the dbt process, local mode) and the Java 17 it runs on.
+SPARK_STAMP := $(VENV)/.installed-spark-stamp
+
+install-spark: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
+java:
+	@command -v java >/dev/null || { \
+	  echo "installing Java 17 from Debian (pyspark runs Spark on it)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null \
+	    || { echo "error: pyspark needs Java 17 and none is installed; install Debian's openjdk-17-jre-headless or set JAVA_HOME" >&2; exit 1; }; }
+	@java -version 2>&1 | grep -q 'version "17' || { \
+	  echo "error: pyspark 3.5 needs Java 17, found: $$(java -version 2>&1 | head -1); put a Java 17 first on PATH" >&2; exit 1; }
+
 # dagster-dbt builds the asset graph from dbt's manifest.json.
 manifest: install
 	cd dbt_project && $(CURDIR)/$(BIN)/dbt parse --quiet
@@ -55,6 +74,10 @@ fmt: install
 
 test: install manifest lint browser bi-client
 	$(BIN)/python -m pytest
+
+# The dbt project on Spark in local mode, every mart compared with the DuckDB build (tests/spark).
+test-spark: install-spark manifest java
+	$(BIN)/python -m pytest tests/spark
 
 demo: install manifest
 	$(BIN)/xmo generate
@@ -73,7 +96,7 @@ bench: install manifest
 lock:
 	rm -rf /tmp/xmo-lock-venv && $(PYTHON) -m venv /tmp/xmo-lock-venv
 	/tmp/xmo-lock-venv/bin/python -m pip install --quiet --upgrade "pip==26.3"
-	/tmp/xmo-lock-venv/bin/python -m pip install --quiet ".[dev]"
+	/tmp/xmo-lock-venv/bin/python -m pip install --quiet ".[dev,spark]"
 	{ echo "# Full transitive lock, used as pip constraints by the Makefile (pip install -c requirements.lock)."; \
 	  echo "# Regenerate after changing pyproject.toml pins: make lock."; \
 	  /tmp/xmo-lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^xmo-pipeline'; } > requirements.lock

@@ -22,6 +22,7 @@ from ingestion.contracts import (
 )
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping, mapping_for
+from ingestion.raw_parquet import write_partition
 from ingestion.readers import (
     NO_RAW_LINES,
     native_fields,
@@ -346,6 +347,7 @@ def load_partitions(
     source: Source,
     dates: Iterable[date],
     mappings_dir: Path | None = None,
+    parquet_dir: Path | None = None,
 ) -> Iterator[PartitionLoad]:
     """Replace each partition of `source` with the contents of its landing folder, in order.
 
@@ -357,6 +359,8 @@ def load_partitions(
     same rows, counts and quarantine); if such a chunk cannot be read as a whole, its days load
     one by one, so a bad file is still named and only its own partition fails.
     `mappings_dir` may hold a `<source>.yml` that replaces the project's export mapping.
+    With `parquet_dir`, each loaded partition is also written there as Parquet (raw_parquet),
+    for a dbt target that reads files instead of the warehouse (Spark).
     """
     mapping = mapping_for(source.name, mappings_dir)
     con = connect(warehouse_path)
@@ -375,6 +379,8 @@ def load_partitions(
                 loads = (_load_one(con, landing_dir, source, d, mapping) for d in chunk)
             for load in loads:
                 _log_load(load)
+                if parquet_dir is not None:
+                    write_partition(con, parquet_dir, source.contract.table, load.extract_date)
                 yield load
     finally:
         con.close()

@@ -63,7 +63,7 @@ def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> Gat
         first = last = latest or datetime.now(UTC).date() - timedelta(days=1)
     partitions = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
     return GateContext(
-        warehouse_path=settings.warehouse_path,
+        database_path=xmo.settings_from_environment().models_path,
         quality_dir=settings.quality_dir,
         run_date=last,
         partitions=partitions,

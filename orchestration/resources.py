@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from orchestration.partitions import WINDOW_ENVIRONMENT
 from orchestration.settings import DBT_PROJECT_DIR, Settings
+from quality.spark_catalog import write_spark_catalog
 
 # Every process that writes the warehouse (ingestion, dbt) or needs it quiescent (publication)
 # claims this pool; dagster.yaml gives it one slot because DuckDB allows one writer per file.
@@ -35,6 +36,16 @@ class XmoDataDir(dg.ConfigurableResource):
     def settings_from_environment(self) -> Settings:
         """Settings of this data dir with the rest of the process environment (URLs, salt)."""
         return Settings.from_env({**os.environ, "XMO_DATA_DIR": self.data_dir})
+
+    def refresh_spark_catalog(self) -> int | None:
+        """On the spark target, rewrite the DuckDB views over Spark's tables and the raw Parquet
+        that readers open instead of the warehouse (Settings.models_path); None elsewhere."""
+        settings = self.settings_from_environment()
+        if settings.dbt_target != "spark":
+            return None
+        return write_spark_catalog(
+            settings.spark_catalog_path, settings.spark_warehouse_dir, settings.raw_parquet_dir
+        )
 
     @property
     def landing_dir(self) -> Path:

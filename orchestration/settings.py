@@ -55,6 +55,16 @@ def _switch(raw: str) -> bool:
     ]
 
 
+# The dbt targets of dbt_project/profiles.yml; the same models build on both.
+DBT_TARGETS = ("duckdb", "spark")
+
+
+def _dbt_target(raw: str) -> str:
+    if raw not in DBT_TARGETS:
+        raise ValueError(raw)
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one XMO data directory (DESIGN §2 paths) and its automation."""
@@ -89,7 +99,9 @@ class Settings:
             # The first day a daily partition can exist; older extracts need an earlier start.
             partitions_start=date.fromisoformat(env.get("XMO_PARTITIONS_START", "2024-01-01")),
             pseudonym_salt=env.get("XMO_PSEUDONYM_SALT", "xmo-demo-salt"),
-            dbt_target=env.get("XMO_DBT_TARGET", "duckdb"),
+            dbt_target=_parse(
+                env, "XMO_DBT_TARGET", "duckdb", _dbt_target, " or ".join(DBT_TARGETS)
+            ),
             # Credentials stay in the environment (XMO_SERVICENOW_USER / _PASSWORD), read only
             # by the client when it pulls, never copied into settings, logs or metadata.
             servicenow_url=env.get("XMO_SERVICENOW_URL") or None,
@@ -169,6 +181,31 @@ class Settings:
         """One line per failed run, whatever else alerting does (a webhook)."""
         return self.data_dir / "alerts" / "alerts.log"
 
+    @property
+    def raw_parquet_dir(self) -> Path:
+        """Raw partitions as Parquet (ingestion/raw_parquet.py), written for the Spark target."""
+        return self.data_dir / "warehouse" / "raw_parquet"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        """Spark's tables (Parquet) and, beside them, its local metastore."""
+        return self.data_dir / "spark" / "warehouse"
+
+    @property
+    def spark_catalog_path(self) -> Path:
+        """DuckDB views over the Spark build and the raw Parquet (quality/spark_catalog.py)."""
+        return self.data_dir / "spark" / "catalog.duckdb"
+
+    @property
+    def models_path(self) -> Path:
+        """The database file the gates, table profiles and publication read dbt's tables from."""
+        return self.spark_catalog_path if self.dbt_target == "spark" else self.warehouse_path
+
+    @property
+    def writes_raw_parquet(self) -> bool:
+        """Spark reads the raw tables from Parquet files; DuckDB reads its own warehouse."""
+        return self.dbt_target == "spark"
+
     def dbt_vars(self) -> dict[str, int]:
         """Thresholds every dbt build gets (dbt_project.yml holds the same defaults)."""
         return {"min_responses": self.min_responses, "baseline_weeks": self.baseline_weeks}
@@ -179,6 +216,8 @@ class Settings:
             "XMO_WAREHOUSE_PATH": str(self.warehouse_path),
             "XMO_PSEUDONYM_SALT": self.pseudonym_salt,
             "XMO_DBT_TARGET": self.dbt_target,
+            "XMO_RAW_PARQUET_DIR": str(self.raw_parquet_dir),
+            "XMO_SPARK_WAREHOUSE_DIR": str(self.spark_warehouse_dir),
             MEMORY_LIMIT_ENV: self.duckdb_memory_limit,
             "XMO_REFERENCE_DIR": str(self.staged_seeds_dir.relative_to(DBT_PROJECT_DIR)),
             # A run that builds part of the graph (a backfill runs staging and marts apart) must

@@ -215,7 +215,8 @@ class GateOutcome:
 
 @dataclass(frozen=True)
 class GateContext:
-    warehouse_path: Path
+    # The database the gates read: the DuckDB warehouse, or on Spark its catalog of views.
+    database_path: Path
     quality_dir: Path
     run_date: date  # the run's last partition: freshness is judged against it
     partitions: tuple[date, ...]  # the run's partitions (raw gates)
@@ -227,7 +228,7 @@ class GateContext:
 
 
 def _query(ctx: GateContext, sql: str, params: list | None = None) -> pd.DataFrame:
-    con = duckdb.connect(str(ctx.warehouse_path), read_only=True)
+    con = duckdb.connect(str(ctx.database_path), read_only=True)
     try:
         return con.execute(sql, params or []).df()
     finally:
@@ -235,7 +236,7 @@ def _query(ctx: GateContext, sql: str, params: list | None = None) -> pd.DataFra
 
 
 def _scalar(ctx: GateContext, sql: str) -> int:
-    con = duckdb.connect(str(ctx.warehouse_path), read_only=True)
+    con = duckdb.connect(str(ctx.database_path), read_only=True)
     try:
         return int(con.execute(sql).fetchone()[0])
     finally:

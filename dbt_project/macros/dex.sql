@@ -5,8 +5,8 @@
 {% macro band_score(value, good, poor) -%}
     case
         when ({{ value }}) is null then null
-        else greatest(0.0, least(100.0,
-            100.0 * (({{ poor }}) - ({{ value }})) / (({{ poor }}) - ({{ good }}))
+        else greatest(0, least(100,
+            100 * cast(({{ poor }}) - ({{ value }}) as double) / (({{ poor }}) - ({{ good }}))
         ))
     end
 {%- endmacro %}

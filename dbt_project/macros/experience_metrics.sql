@@ -5,10 +5,10 @@
 {% macro happiness_score(happiness, responses) -%}
     case
         when {{ responses }} >= {{ var('min_responses') }}
-            then 100.0 * (
+            then cast(100 * (
                 sum(case when {{ happiness }} >= 9 then 1 else 0 end)
                 - sum(case when {{ happiness }} <= 6 then 1 else 0 end)
-            ) / {{ responses }}
+            ) as double) / {{ responses }}
     end
 {%- endmacro %}
 

@@ -34,7 +34,7 @@ responses_by_period as (
         count(*) as responses,
         {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
         {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
-        {{ when_enough_responses('count(*)', 'sum(lost_time_minutes) / 60.0') }} as total_lost_hours
+        {{ when_enough_responses('count(*)', 'cast(sum(lost_time_minutes) as double) / 60') }} as total_lost_hours
     from ticket_responses
     group by {{ dims }}, {{ period_column }}
 
@@ -47,8 +47,8 @@ tickets_by_period as (
         {{ period_column }},
         count(*) as tickets_resolved,
         {{ median('resolution_hours') }} as mttr_hours,
-        avg(case when made_sla then 1.0 else 0.0 end) as sla_attainment,
-        avg(case when is_reopened then 1.0 else 0.0 end) as reopen_rate
+        avg(case when made_sla then 1 else 0 end) as sla_attainment,
+        avg(case when is_reopened then 1 else 0 end) as reopen_rate
     from resolved_tickets
     group by {{ dims }}, {{ period_column }}
 
@@ -78,7 +78,7 @@ periods as (
 final as (
 
     select
-        {% for d in dimensions %}cast(periods.{{ d }} as varchar) as {{ d }},
+        {% for d in dimensions %}cast(periods.{{ d }} as {{ dbt.type_string() }}) as {{ d }},
         {% endfor %}cast(periods.{{ period_column }} as date) as {{ period_column }},
         cast(coalesce(responses_by_period.responses, 0) as bigint) as responses,
         cast(responses_by_period.happiness_score as double) as happiness_score,
@@ -86,7 +86,7 @@ final as (
         cast(responses_by_period.total_lost_hours as double) as total_lost_hours,
         cast(coalesce(tickets_by_period.tickets_resolved, 0) as bigint) as tickets_resolved,
         cast(
-            coalesce(responses_to_resolved_by_period.responses_to_resolved, 0) * 1.0
+            cast(coalesce(responses_to_resolved_by_period.responses_to_resolved, 0) as double)
             / nullif(tickets_by_period.tickets_resolved, 0)
             as double
         ) as response_rate,

@@ -6,3 +6,7 @@
 {% macro default__median(expression) -%}
     median({{ expression }})
 {%- endmacro %}
+
+{% macro spark__median(expression) -%}
+    percentile({{ expression }}, 0.5)
+{%- endmacro %}

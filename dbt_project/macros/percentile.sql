@@ -6,3 +6,8 @@
 {% macro default__percentile(expression, fraction) -%}
     quantile_cont({{ expression }}, {{ fraction }})
 {%- endmacro %}
+
+{#- Spark's exact percentile interpolates between neighbours as quantile_cont does. -#}
+{% macro spark__percentile(expression, fraction) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}

@@ -6,3 +6,7 @@
 {% macro default__factor_codes(column) -%}
     unnest(string_split({{ column }}, ';'))
 {%- endmacro %}
+
+{% macro spark__factor_codes(column) -%}
+    explode(split({{ column }}, ';'))
+{%- endmacro %}

@@ -119,6 +119,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
                 built = sum(isinstance(e, dg.Output) for e in events)
                 context.log.info(f"dbt built {event.output_name} ({built} of {selected})")
         dbt.keep_parse_state(invocation)
+        xmo.refresh_spark_catalog()
         # dbt has exited and released the warehouse: profile what it built, read-only.
         yield from _with_table_metadata(context, events, tables, xmo)
         error = invocation.get_error()
@@ -174,7 +175,7 @@ def _with_table_metadata(
     }
     wanted = {tables[key].relation: tables[key] for key in outputs.values() if key in tables}
     profiles = profile_tables(
-        xmo.settings.warehouse_path,
+        xmo.settings_from_environment().models_path,
         {relation: table.covers for relation, table in wanted.items()},
         {relation for relation, table in wanted.items() if table.preview},
         PREVIEW_ROWS,

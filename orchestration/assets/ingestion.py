@@ -110,11 +110,16 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
     )
     def _load(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> Iterator[dg.MaterializeResult]:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
-        settings = xmo.settings
+        settings = xmo.settings_from_environment()
         loads: list[PartitionLoad] = []
         try:
             for load in load_partitions(
-                settings.warehouse_path, settings.landing_dir, source, dates, settings.mappings_dir
+                settings.warehouse_path,
+                settings.landing_dir,
+                source,
+                dates,
+                settings.mappings_dir,
+                parquet_dir=settings.raw_parquet_dir if settings.writes_raw_parquet else None,
             ):
                 loads.append(load)
                 context.log.info(
@@ -131,6 +136,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
             raise dg.Failure(
                 description=f"{source.name} mapping: {exc}", allow_retries=False
             ) from None
+        xmo.refresh_spark_catalog()  # the raw gates read the new days from there on Spark
         yield dg.MaterializeResult(asset_key=raw_key, metadata=_metadata(loads))
         yield dg.MaterializeResult(asset_key=quarantine_key, metadata=_quarantine_metadata(loads))
 

@@ -60,7 +60,7 @@ def build_publish_asset(
                 allow_retries=False,
             )
         result = publish_marts(
-            settings.warehouse_path,
+            xmo.settings_from_environment().models_path,
             settings.reporting_path,
             settings.reporting_parquet_dir,
             [key.path[-1] for key in mart_keys],

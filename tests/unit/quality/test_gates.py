@@ -61,7 +61,7 @@ def make_warehouse(path: Path, weeks: int = 14, week_score: float = 70.0) -> Non
 def ctx(tmp_path: Path) -> GateContext:
     make_warehouse(tmp_path / "wh.duckdb")
     return GateContext(
-        warehouse_path=tmp_path / "wh.duckdb",
+        database_path=tmp_path / "wh.duckdb",
         quality_dir=tmp_path / "quality",
         run_date=RUN_DATE,
         partitions=(RUN_DATE,),
@@ -70,7 +70,7 @@ def ctx(tmp_path: Path) -> GateContext:
 
 
 def execute(ctx: GateContext, sql: str) -> None:
-    con = duckdb.connect(str(ctx.warehouse_path))
+    con = duckdb.connect(str(ctx.database_path))
     con.execute(sql)
     con.close()
 
@@ -172,7 +172,7 @@ def test_too_little_history_is_said_not_passed_silently(ctx):
 
 
 def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -> None:
-    con = duckdb.connect(str(ctx.warehouse_path))
+    con = duckdb.connect(str(ctx.database_path))
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("""CREATE TABLE raw.device_snapshots (device_id VARCHAR, employee_id VARCHAR,
         snapshot_date DATE, device_type VARCHAR, model VARCHAR, os_version VARCHAR,

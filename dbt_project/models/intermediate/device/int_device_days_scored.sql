@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key=['device_id', 'snapshot_date'],
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_strategy(),
+        full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
 }}

@@ -54,7 +54,7 @@ with_durations as (
 
     select
         *,
-        {{ dbt.datediff('opened_at', 'resolved_at', 'second') }} / 3600.0 as resolution_hours
+        cast({{ dbt.datediff('opened_at', 'resolved_at', 'second') }} as double) / 3600 as resolution_hours
     from mapped
 
 )

@@ -46,8 +46,8 @@ by_group_week as (
 final as (
 
     select
-        cast(department as varchar) as department,
-        cast(model as varchar) as model,
+        cast(department as {{ dbt.type_string() }}) as department,
+        cast(model as {{ dbt.type_string() }}) as model,
         cast(week_start as date) as week_start,
         cast(devices as bigint) as devices,
         cast(device_days as bigint) as device_days,

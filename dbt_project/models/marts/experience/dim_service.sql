@@ -22,7 +22,7 @@ services as (
     select
         'unmapped' as service_id,
         'Unmapped business services' as service_name,
-        cast(null as varchar) as service_owner,
+        cast(null as {{ dbt.type_string() }}) as service_owner,
         cast(null as date) as xm_scope_start,
         false as in_scope
 
@@ -31,9 +31,9 @@ services as (
 final as (
 
     select
-        cast(service_id as varchar) as service_id,
-        cast(service_name as varchar) as service_name,
-        cast(service_owner as varchar) as service_owner,
+        cast(service_id as {{ dbt.type_string() }}) as service_id,
+        cast(service_name as {{ dbt.type_string() }}) as service_name,
+        cast(service_owner as {{ dbt.type_string() }}) as service_owner,
         cast(xm_scope_start as date) as xm_scope_start,
         cast(in_scope as boolean) as in_scope
     from services

@@ -30,25 +30,25 @@ latest_response as (
 joined as (
 
     select
-        cast(tickets.ticket_number as varchar) as ticket_number,
-        cast(tickets.ticket_id as varchar) as ticket_id,
-        cast(tickets.ticket_type as varchar) as ticket_type,
-        cast(tickets.service_id as varchar) as service_id,
-        cast(tickets.business_service as varchar) as business_service,
+        cast(tickets.ticket_number as {{ dbt.type_string() }}) as ticket_number,
+        cast(tickets.ticket_id as {{ dbt.type_string() }}) as ticket_id,
+        cast(tickets.ticket_type as {{ dbt.type_string() }}) as ticket_type,
+        cast(tickets.service_id as {{ dbt.type_string() }}) as service_id,
+        cast(tickets.business_service as {{ dbt.type_string() }}) as business_service,
         cast(tickets.opened_at as timestamp) as opened_at,
         cast(tickets.resolved_at as timestamp) as resolved_at,
         cast(tickets.resolution_hours as double) as resolution_hours,
         cast(tickets.priority as integer) as priority,
-        cast(tickets.contact_type as varchar) as contact_type,
-        cast(tickets.channel as varchar) as channel,
+        cast(tickets.contact_type as {{ dbt.type_string() }}) as contact_type,
+        cast(tickets.channel as {{ dbt.type_string() }}) as channel,
         cast(tickets.made_sla as boolean) as made_sla,
         cast(tickets.is_reopened as boolean) as reopened,
         cast(tickets.reassignment_count as integer) as reassignment_count,
-        cast(tickets.caller_key as varchar) as caller_key,
+        cast(tickets.caller_key as {{ dbt.type_string() }}) as caller_key,
         cast(latest_response.responded_at as timestamp) as responded_at,
         cast(latest_response.happiness as integer) as happiness,
         cast(latest_response.lost_time_minutes as integer) as lost_time_minutes,
-        cast(latest_response.factors as varchar) as factors
+        cast(latest_response.factors as {{ dbt.type_string() }}) as factors
     from tickets
     left join latest_response
         on tickets.ticket_id = latest_response.ticket_id

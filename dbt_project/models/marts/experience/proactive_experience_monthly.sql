@@ -20,7 +20,7 @@ by_topic_month as (
         count(*) as responses,
         {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
         {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
-        {{ when_enough_responses('count(*)', 'sum(lost_time_minutes) / 60.0') }} as total_lost_hours
+        {{ when_enough_responses('count(*)', 'cast(sum(lost_time_minutes) as double) / 60') }} as total_lost_hours
     from proactive_responses
     group by topic, month_start
 
@@ -29,7 +29,7 @@ by_topic_month as (
 final as (
 
     select
-        cast(topic as varchar) as topic,
+        cast(topic as {{ dbt.type_string() }}) as topic,
         cast(month_start as date) as month_start,
         cast(responses as bigint) as responses,
         cast(happiness_score as double) as happiness_score,

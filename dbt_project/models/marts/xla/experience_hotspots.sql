@@ -19,6 +19,19 @@ factor_catalog as (
 
 ),
 
+-- Spark allows no expression around the function that splits a list into rows: trim after.
+response_factor_codes as (
+
+    select
+        response_id,
+        service_id,
+        month_start,
+        lost_time_minutes,
+        {{ factor_codes('factors') }} as factor_code
+    from responses
+
+),
+
 response_factors as (
 
     select
@@ -26,8 +39,8 @@ response_factors as (
         service_id,
         month_start,
         lost_time_minutes,
-        trim({{ factor_codes('factors') }}) as factor
-    from responses
+        trim(factor_code) as factor
+    from response_factor_codes
 
 ),
 
@@ -60,7 +73,7 @@ by_factor as (
         month_start,
         factor,
         count(distinct response_id) as responses,
-        coalesce(sum(lost_time_minutes), 0) / 60.0 as lost_hours
+        cast(coalesce(sum(lost_time_minutes), 0) as double) / 60 as lost_hours
     from negative_mentions
     group by service_id, month_start, factor
 
@@ -70,11 +83,11 @@ final as (
 
     select
         cast(by_factor.month_start as date) as month_start,
-        cast(by_factor.service_id as varchar) as service_id,
-        cast(by_factor.factor as varchar) as factor,
+        cast(by_factor.service_id as {{ dbt.type_string() }}) as service_id,
+        cast(by_factor.factor as {{ dbt.type_string() }}) as factor,
         cast(by_factor.responses as bigint) as responses,
         cast(by_factor.lost_hours as double) as lost_hours,
-        cast(by_factor.responses * 1.0 / negative_responses.negative_responses as double)
+        cast(by_factor.responses as double) / negative_responses.negative_responses
             as share_of_negative,
         -- Where end users lose the most time this month, across services.
         cast(row_number() over (

@@ -38,7 +38,7 @@ with_targets as (
 final as (
 
     select
-        cast(service_id as varchar) as service_id,
+        cast(service_id as {{ dbt.type_string() }}) as service_id,
         cast(month_start as date) as month_start,
         cast(sla_attainment as double) as sla_attainment,
         cast(happiness_score as double) as happiness_score,

@@ -123,8 +123,8 @@ window_tickets as (
         windows_bounded.service_id,
         count(*) as tickets_resolved,
         {{ median('resolved_tickets.resolution_hours') }} as mttr_hours,
-        avg(case when resolved_tickets.made_sla then 1.0 else 0.0 end) as sla_attainment,
-        avg(case when resolved_tickets.is_reopened then 1.0 else 0.0 end) as reopen_rate
+        avg(case when resolved_tickets.made_sla then 1 else 0 end) as sla_attainment,
+        avg(case when resolved_tickets.is_reopened then 1 else 0 end) as reopen_rate
     from windows_bounded
     inner join resolved_tickets
         on windows_bounded.service_id = resolved_tickets.service_id
@@ -216,7 +216,7 @@ indicator_values as (
         windows_bounded.service_id,
         '{{ indicator }}' as indicator,
         {% if indicator == 'response_rate' -%}
-        coalesce(window_responses_to_resolved.responses_to_resolved, 0) * 1.0
+        cast(coalesce(window_responses_to_resolved.responses_to_resolved, 0) as double)
             / nullif(window_tickets.tickets_resolved, 0) as baseline_value,
         {%- else -%}
         window_tickets.{{ indicator }} as baseline_value,
@@ -248,8 +248,8 @@ indicator_values as (
 final as (
 
     select
-        cast(indicator_values.service_id as varchar) as service_id,
-        cast(indicator_values.indicator as varchar) as indicator,
+        cast(indicator_values.service_id as {{ dbt.type_string() }}) as service_id,
+        cast(indicator_values.indicator as {{ dbt.type_string() }}) as indicator,
         cast(windows_bounded.baseline_start as date) as baseline_start,
         cast(windows_bounded.baseline_end as date) as baseline_end,
         cast(indicator_values.baseline_value as double) as baseline_value,

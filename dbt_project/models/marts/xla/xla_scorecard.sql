@@ -103,16 +103,16 @@ scored as (
 final as (
 
     select
-        cast(service_id as varchar) as service_id,
+        cast(service_id as {{ dbt.type_string() }}) as service_id,
         cast(month_start as date) as month_start,
-        cast(indicator as varchar) as indicator,
+        cast(indicator as {{ dbt.type_string() }}) as indicator,
         cast(actual as double) as actual,
         cast(baseline_value as double) as baseline_value,
         cast(target as double) as target,
         cast(amber_tolerance as double) as amber_tolerance,
         cast(higher_is_better as boolean) as higher_is_better,
         cast(delta_vs_baseline as double) as delta_vs_baseline,
-        cast(status as varchar) as status,
+        cast(status as {{ dbt.type_string() }}) as status,
         cast(in_scope as boolean) as in_scope
     from scored
 
