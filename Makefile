@@ -89,8 +89,10 @@ dev: install manifest
 # The performance benchmark (benchmarks/run.py): S, M and L by default, e.g. `make bench SCALES=S`.
 # Generated data and logs go to benchmarks/work/; results to benchmarks/results.{json,md}.
 SCALES ?= S M L
-bench: install manifest
-	$(BIN)/python -m benchmarks.run --scales $(SCALES)
+# S also runs on the spark target, for information (SPARK_SCALES= leaves Spark out).
+SPARK_SCALES ?= S
+bench: install install-spark manifest java
+	$(BIN)/python -m benchmarks.run --scales $(SCALES) --spark-scales $(SPARK_SCALES)
 
 # Re-resolve the full transitive lock after changing a pin in pyproject.toml.
 lock:

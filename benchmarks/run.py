@@ -11,7 +11,10 @@ process tree:
 2. incremental: the held-back day lands, `xmo run --partition <that day>`;
 3. the floor: benchmarks/floor.sql, the two core marts by one DuckDB script from the landing files
    (the held-back day included, so that it computes what was published last);
-4. pandas: benchmarks/pandas_marts.py, the same two marts in plain pandas.
+4. pandas: benchmarks/pandas_marts.py, the same two marts in plain pandas;
+5. for information, on the scales of --spark-scales (S by default): the full refresh again with
+   XMO_DBT_TARGET=spark (dbt on Spark in local mode) over the same landing files, its published
+   core marts checked equal to DuckDB's.
 
 The floor's and pandas' marts are compared with the published ones (they must be equal, or the
 timings compare different work). Results merge into results.json and results.md.
@@ -80,10 +83,12 @@ class BenchmarkError(Exception):
 @dataclass
 class Workspace:
     root: Path
+    data_dir: Path | None = None  # default: root/data
+    dbt_target: str = "duckdb"
 
     @property
     def data(self) -> Path:
-        return self.root / "data"
+        return self.data_dir or self.root / "data"
 
     @property
     def landing(self) -> Path:
@@ -102,7 +107,12 @@ class Workspace:
         return self.root / "logs"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "XMO_DATA_DIR": str(self.data), "PATH": _path_with_venv()}
+        return {
+            **os.environ,
+            "XMO_DATA_DIR": str(self.data),
+            "XMO_DBT_TARGET": self.dbt_target,
+            "PATH": _path_with_venv(),
+        }
 
 
 def _path_with_venv() -> str:
@@ -191,7 +201,24 @@ def _check_equal(what: str, scale: Scale, published: Path, computed: Path) -> li
     return [c.describe() for c in comparisons]
 
 
-def bench_scale(scale: Scale, work: Path) -> dict:
+def _bench_spark(scale: Scale, ws: Workspace, published: Path) -> dict:
+    """The full refresh on the spark target, in a data dir of its own over the same landing."""
+    data = ws.root / "spark_data"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir()
+    for shared in ("landing", "reference"):
+        (data / shared).symlink_to(ws.data / shared, target_is_directory=True)
+    spark_ws = Workspace(ws.root, data_dir=data, dbt_target="spark")
+    full = _measure("spark_full_refresh", scale, spark_ws, [str(BIN / "xmo"), "run", "--all"])
+    compared = _check_equal("Spark", scale, published, data / "reporting" / "parquet")
+    return {
+        "spark_full_refresh_s": full.wall_s,
+        "spark_peak_rss_mb": full.peak_rss_mb,
+        "spark_marts_compared": compared,
+    }
+
+
+def bench_scale(scale: Scale, work: Path, spark: bool = False) -> dict:
     ws = Workspace(work / scale.name)
     _generate(scale, ws)
     _reset(scale, ws)
@@ -225,6 +252,7 @@ def bench_scale(scale: Scale, work: Path) -> dict:
         [python, "-m", "benchmarks.pandas_marts", landing, reference, str(pandas_out)],
     )
     compared += _check_equal("pandas", scale, published, pandas_out)
+    spark_result = _bench_spark(scale, ws, published) if spark else {}
 
     return {
         "employees": scale.employees,
@@ -242,6 +270,7 @@ def bench_scale(scale: Scale, work: Path) -> dict:
             "pandas": pandas.peak_rss_mb,
         },
         "marts_compared": compared,
+        **spark_result,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
     }
@@ -274,6 +303,13 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", nargs="+", choices=list(SCALES), default=list(SCALES))
+    parser.add_argument(
+        "--spark-scales",
+        nargs="*",
+        choices=list(SCALES),
+        default=["S"],
+        help="scales whose full refresh also runs on the spark target (needs make install-spark)",
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
     parser.add_argument("--work", type=Path, default=HERE / "work", help="generated data, logs")
     args = parser.parse_args(argv)
@@ -284,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for name in args.scales:
         try:
-            results[name] = bench_scale(SCALES[name], args.work.resolve())
+            results[name] = bench_scale(
+                SCALES[name], args.work.resolve(), spark=name in args.spark_scales
+            )
         except BenchmarkError as exc:
             print(f"bench: {exc}", file=sys.stderr)
             return 1

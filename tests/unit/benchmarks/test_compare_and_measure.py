@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.compare import compare_mart
 from benchmarks.measure import run_measured
-from benchmarks.report import targets
+from benchmarks.report import targets, write_markdown
 
 ROWS = """
     SELECT * FROM (VALUES
@@ -98,3 +98,41 @@ def test_targets_are_judged_against_the_issue_thresholds():
     met = {name.split(" ")[0]: ok for name, _, ok in targets(result)}
     # 100 s is 2.5x a 40 s floor; 61 s misses 60 s; 6144 MB is exactly 6 GiB; 9x slower.
     assert met == {"full": False, "incremental": False, "peak": True, "pandas": True}
+
+
+def test_the_report_shows_the_spark_run_only_for_the_scales_that_had_one(tmp_path):
+    def result(**extra):
+        machine = {
+            "cpu": "cpu",
+            "cores": 2,
+            "memory_gib": 24,
+            "python": "3.11",
+            "duckdb": "2",
+            "dagster": "1",
+            "dbt-core": "1",
+            "dbt-duckdb": "1",
+            "pandas": "3",
+        }
+        return {
+            "employees": 2000,
+            "days": 90,
+            "rows": {"survey": 1, "itsm": 2, "device": 3},
+            "full_refresh_s": 127.0,
+            "incremental_s": 71.0,
+            "floor_s": 2.0,
+            "pandas_s": 3.0,
+            "peak_rss_mb": 775,
+            "measured_at": "2026-11-23T22:00:00+00:00",
+            "machine": machine,
+            **extra,
+        }
+
+    write_markdown(
+        {"S": result(spark_full_refresh_s=301.5, spark_peak_rss_mb=1900), "M": result()},
+        tmp_path,
+    )
+
+    report = (tmp_path / "results.md").read_text()
+    spark_section = report.split("on Spark (local mode)")[1]
+    assert "| S | 127.0 | 301.5 | 1,900 |" in spark_section
+    assert "| M |" not in spark_section.split("## Machine")[0]
