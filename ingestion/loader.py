@@ -22,7 +22,7 @@ from ingestion.contracts import (
 )
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping, mapping_for
-from ingestion.raw_parquet import write_partition
+from ingestion.raw_parquet import write_partition, write_table
 from ingestion.readers import (
     NO_RAW_LINES,
     native_fields,
@@ -366,6 +366,10 @@ def load_partitions(
     con = connect(warehouse_path)
     try:
         _create_tables(con, [source])
+        if parquet_dir is not None and not (parquet_dir / source.contract.table).is_dir():
+            # The first load on the Parquet side (a data dir switched to Spark): the days
+            # loaded before must be there too, or Spark would build on the new days alone.
+            write_table(con, parquet_dir, source.contract.table)
         dates = list(dates)
         files = {d: source.files_in(landing_folder(landing_dir, source.name, d)) for d in dates}
         for chunk in _bulk_chunks(con, dates, files):

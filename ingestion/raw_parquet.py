@@ -46,24 +46,28 @@ def write_partition(
     return target
 
 
+def write_table(con: duckdb.DuckDBPyConnection, root: Path, table: str) -> int:
+    """Write every extract date of raw.<table>; the number of days written."""
+    dates = [
+        d
+        for (d,) in con.execute(
+            f"SELECT DISTINCT _extract_date FROM {RAW_SCHEMA}.{table} ORDER BY 1"
+        ).fetchall()
+    ]
+    for extract_date in dates:
+        write_partition(con, root, table, extract_date)
+    return len(dates)
+
+
 def export_raw_parquet(
     warehouse_path: Path, root: Path, sources: Iterable[Source] = SOURCES.values()
 ) -> dict[str, int]:
     """Write every extract date of every raw table; the number of files written per table."""
-    written: dict[str, int] = {}
     con = connect(warehouse_path, read_only=True)
     try:
-        for source in sources:
-            table = source.contract.table
-            dates = [
-                d
-                for (d,) in con.execute(
-                    f"SELECT DISTINCT _extract_date FROM {RAW_SCHEMA}.{table} ORDER BY 1"
-                ).fetchall()
-            ]
-            for extract_date in dates:
-                write_partition(con, root, table, extract_date)
-            written[table] = len(dates)
+        return {
+            source.contract.table: write_table(con, root, source.contract.table)
+            for source in sources
+        }
     finally:
         con.close()
-    return written

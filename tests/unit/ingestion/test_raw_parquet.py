@@ -70,3 +70,21 @@ def test_export_writes_every_day_of_the_warehouse(tmp_path):
 
     assert written == {"survey_responses": 1}
     assert parquet_rows(partition_file(parquet, "survey_responses", DAY)) == [("R1", 9, DAY)]
+
+
+def test_the_first_load_with_parquet_writes_the_days_loaded_before(tmp_path):
+    # A data dir that ran on DuckDB is switched to Spark: its history must reach the Parquet side.
+    warehouse, landing, parquet = tmp_path / "wh.duckdb", tmp_path / "landing", tmp_path / "pq"
+    write_survey(landing, ["R1,ticket,INC1,2026-03-01T10:00:00Z,E1,9\n"])
+    list(load_partitions(warehouse, landing, SURVEY, [DAY]))  # on DuckDB: no Parquet
+    next_day = date(2026, 3, 3)
+    folder = landing / "survey" / next_day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "responses.csv").write_text(HEADER + "R2,ticket,INC2,2026-03-02T10:00:00Z,E2,8\n")
+
+    list(load_partitions(warehouse, landing, SURVEY, [next_day], parquet_dir=parquet))
+
+    assert parquet_rows(partition_file(parquet, "survey_responses", DAY)) == [("R1", 9, DAY)]
+    assert parquet_rows(partition_file(parquet, "survey_responses", next_day)) == [
+        ("R2", 8, next_day)
+    ]
