@@ -79,8 +79,10 @@ test: install manifest lint browser bi-client
 test-spark: install-spark manifest java
 	$(BIN)/python -m pytest tests/spark
 
+# A few bad rows of every kind (ragged CSV rows, a Windows-1252 survey file among them), so the
+# demo shows what is quarantined and what loads.
 demo: install manifest
-	$(BIN)/xmo generate
+	$(BIN)/xmo generate --bad-rows 0.001
 	$(BIN)/xmo run --all
 
 dev: install manifest

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import duckdb
+
 FieldType = Literal["varchar", "integer", "double", "timestamp", "date", "boolean"]
 
 _SQL_TYPES: dict[str, str] = {
@@ -60,6 +62,10 @@ class Contract:
     fields: tuple[Field, ...]
     unique_key: tuple[str, ...]
     row_rules: tuple[RowRule, ...] = field(default=())
+    # Rows of one extract that share the unique key but differ in any field are versions (an
+    # event log's updates within one minute; staging keeps the last), not duplicates: only an
+    # identical copy of a row is quarantined.
+    key_shared_by_versions: bool = False
 
     @property
     def quarantine_table(self) -> str:
@@ -203,7 +209,19 @@ def validation_select_sql(
     )
     by_name = {f.name: f for f in contract.fields}
     key_fields = [by_name[k] for k in contract.unique_key]
+    # Where rows sharing a key are versions, only a copy identical in every field is a duplicate:
+    # the other fields join the grouping, compared with NULL equal to NULL.
+    other_fields = (
+        [f for f in contract.fields if f.name not in contract.unique_key]
+        if contract.key_shared_by_versions
+        else []
+    )
     key_label = ", ".join(contract.unique_key)
+    duplicate_reason = (
+        f"duplicate row (same {key_label} and every other field) in this extract"
+        if contract.key_shared_by_versions
+        else f"duplicate {key_label} in this extract"
+    )
     # A missing key is reported as missing, not as a duplicate of other missing keys. Repeated
     # keys are found by grouping the keys alone: a window over the staged rows carried every
     # column through a sort, three quarters of the time of a 4 M-row device load.
@@ -213,16 +231,18 @@ def validation_select_sql(
         "struct_pack(f := _source_file, l := _source_line) <> _repeated._first_row)"
     )
     if earlier_rows is not None:
-        same_key = " AND ".join(
-            f"_earlier.{_quote(f.name)} = {_typed_column(f)}" for f in key_fields
+        same_row = " AND ".join(
+            [f"_earlier.{_quote(f.name)} = {_typed_column(f)}" for f in key_fields]
+            + [
+                f"_earlier.{_quote(f.name)} IS NOT DISTINCT FROM {_typed_column(f)}"
+                for f in other_fields
+            ]
         )
         repeated_here += (
             f" OR EXISTS (SELECT 1 FROM {earlier_rows} AS _earlier "
-            f"WHERE _earlier._extract_date = _checked._extract_date AND {same_key})"
+            f"WHERE _earlier._extract_date = _checked._extract_date AND {same_row})"
         )
-    reason_exprs.append(
-        f"CASE WHEN {repeated_here} THEN {_literal(f'duplicate {key_label} in this extract')} END"
-    )
+    reason_exprs.append(f"CASE WHEN {repeated_here} THEN {_literal(duplicate_reason)} END")
     reasons = ",\n        ".join(reason_exprs)
 
     def text_value(f: Field) -> str:
@@ -236,27 +256,38 @@ def validation_select_sql(
     )
     # The group's key columns get their own names: the reasons read the staged key columns.
     group_keys = [f"_key_{i}" for i in range(len(key_fields))]
+    other_keys = [f"_other_{i}" for i in range(len(other_fields))]
     key_texts = ", ".join(
-        f"{text_value(f)} AS {k}" for f, k in zip(key_fields, group_keys, strict=True)
+        f"{text_value(f)} AS {k}"
+        for f, k in zip(key_fields + other_fields, group_keys + other_keys, strict=True)
     )
     key_present = " AND ".join(f"{k} IS NOT NULL" for k in group_keys)
     repeated = (
-        f"SELECT _extract_date AS _key_extract_date, {', '.join(group_keys)}, "
+        f"SELECT _extract_date AS _key_extract_date, {', '.join(group_keys + other_keys)}, "
         "min(struct_pack(f := _source_file, l := _source_line)) AS _first_row "
         f"FROM (SELECT {extract_date_sql} AS _extract_date, {key_texts}, _source_file, "
         f"_source_line FROM {staged_table}) WHERE {key_present} GROUP BY ALL HAVING count(*) > 1"
     )
     key_join = " AND ".join(
-        f"_repeated.{k} = _checked.{_text_column(f)}"
-        for f, k in zip(key_fields, group_keys, strict=True)
+        [
+            f"_repeated.{k} = _checked.{_text_column(f)}"
+            for f, k in zip(key_fields, group_keys, strict=True)
+        ]
+        + [
+            f"_repeated.{k} IS NOT DISTINCT FROM _checked.{_text_column(f)}"
+            for f, k in zip(other_fields, other_keys, strict=True)
+        ]
     )
     # Only what the loads read back: typed values, lineage, reason.
     kept = ", ".join(
         [_typed_column(f) for f in contract.fields]
         + ["_extract_date", "_source_file", "_source_line", "_raw_record"]
     )
+    # A row the reader could not split into the file's columns (`_parse_error`, e.g. a ragged
+    # CSV row) has no field values to judge: its reader's reason is its only one.
     return (
-        f"SELECT {kept}, concat_ws('; ',\n        {reasons}\n    ) AS _reason\n"
+        f"SELECT {kept}, coalesce(_parse_error, concat_ws('; ',\n        {reasons}\n    )) "
+        "AS _reason\n"
         f"FROM (SELECT *, {typed} FROM (SELECT *, {extract_date_sql} AS _extract_date, {texts} "
         f"FROM {staged_table})) AS _checked\n"
         f"LEFT JOIN ({repeated}) AS _repeated\n"
@@ -272,6 +303,23 @@ def raw_table_ddl(contract: Contract, schema: str) -> str:
         "    _extract_date DATE NOT NULL,\n    _source_file VARCHAR NOT NULL,\n"
         "    _source_line BIGINT NOT NULL,\n    _loaded_at TIMESTAMP NOT NULL\n)"
     )
+
+
+def added_columns_ddl(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str) -> list[str]:
+    """ALTER TABLE statements adding the contract's fields that the raw table lacks."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = $schema AND table_name = $table",
+            {"schema": schema, "table": contract.table},
+        ).fetchall()
+    }
+    return [
+        f"ALTER TABLE {schema}.{contract.table} ADD COLUMN {_quote(f.name)} {f.sql_type}"
+        for f in contract.fields
+        if f.name not in present
+    ]
 
 
 def quarantine_table_ddl(contract: Contract, schema: str) -> str:

@@ -14,6 +14,7 @@ import duckdb
 from ingestion.contracts import (
     PARAM_EXTRACT_DATE,
     Contract,
+    added_columns_ddl,
     quarantine_insert_sql,
     quarantine_table_ddl,
     raw_table_ddl,
@@ -95,6 +96,10 @@ def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) ->
     for source in sources:
         con.execute(raw_table_ddl(source.contract, RAW_SCHEMA))
         con.execute(quarantine_table_ddl(source.contract, RAW_SCHEMA))
+        # A field a contract gained since the warehouse was created (e.g. itsm's sys_mod_count):
+        # NULL in the partitions loaded before it.
+        for statement in added_columns_ddl(con, source.contract, RAW_SCHEMA):
+            con.execute(statement)
 
 
 def ensure_raw_tables(warehouse_path: Path, sources: Iterable[Source] = SOURCES.values()) -> None:
@@ -281,7 +286,8 @@ def _load_parquet_chunk(
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {_STAGED_VIEW} AS SELECT {select}, "
         "t.filename AS _source_file, t.file_row_number + 1 AS _source_line, "
-        "CAST(NULL AS VARCHAR) AS _raw_record, d.extract_date AS _file_extract_date "
+        "CAST(NULL AS VARCHAR) AS _raw_record, CAST(NULL AS VARCHAR) AS _parse_error, "
+        "d.extract_date AS _file_extract_date "
         f"FROM {scan} AS t JOIN _xmo_file_dates AS d ON d.file = t.filename"
     )
     raw_lines = (

@@ -8,6 +8,7 @@ whose exports differ configures only what differs, without code changes.
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,22 @@ import yaml
 
 DEFAULTS_DIR = Path(__file__).parent / "mappings"
 
-_KEYS = {"columns", "datetime_format", "timezone", "null_values", "values", "leading_code"}
+_KEYS = {
+    "columns",
+    "datetime_format",
+    "timezone",
+    "null_values",
+    "values",
+    "leading_code",
+    "encoding",
+    "delimiter",
+    "table",
+    "number_prefixes",
+}
+# Settings whose entries a data dir's file adds to the defaults instead of replacing them.
+_MERGED_KEYS = ("columns", "values", "number_prefixes")
+# How a delimiter may be written in YAML besides the character itself.
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 # ServiceNow (Java/Glide) date pattern letters and their strptime equivalents, longest first.
 _JAVA_TO_STRPTIME = (
@@ -67,6 +83,14 @@ class SourceMapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     # Fields whose display value starts with its code, as "2 - High" does for priority.
     leading_code: tuple[str, ...] = ()
+    # Text encodings of CSV files, tried in order (a byte-order mark wins over them).
+    encodings: tuple[str, ...] = ("utf-8",)
+    # CSV delimiter; None: detected from the header line (`,`, `;`, tab or `|`).
+    delimiter: str | None = None
+    # itsm: the table every record of a list export comes from, when it has no class column.
+    table: str | None = None
+    # itsm: ticket number prefix -> table, for list exports without a class column.
+    number_prefixes: dict[str, str] = field(default_factory=dict)
 
     def rename(self, header: str) -> str:
         lookup = {k.strip().lower(): v for k, v in self.columns.items()}
@@ -88,6 +112,18 @@ class SourceMapping:
             if match:
                 return match.group(1)
         return text
+
+    def table_of(self, number: str | None) -> str | None:
+        """The table of a ticket from the mapping-wide `table`, else its number's prefix."""
+        if self.table:
+            return self.table
+        if not number:
+            return None
+        text = number.strip().upper()
+        for prefix in sorted(self.number_prefixes, key=len, reverse=True):
+            if text.startswith(prefix.upper()):
+                return self.number_prefixes[prefix]
+        return None
 
     def to_utc_text(self, value: str) -> str:
         """A display date-time in the configured format and zone as UTC 'YYYY-MM-DD HH:MM:SS'.
@@ -115,7 +151,7 @@ def _read_document(path: Path) -> dict:
     unknown = sorted(set(document) - _KEYS)
     if unknown:
         raise MappingError(f"{path}: unknown setting(s) {unknown}; known: {sorted(_KEYS)}")
-    for key in ("columns", "values"):
+    for key in _MERGED_KEYS:
         if not isinstance(document.get(key) or {}, dict):
             raise MappingError(f"{path}: `{key}` must be a mapping")
     return document
@@ -123,9 +159,35 @@ def _read_document(path: Path) -> dict:
 
 def _overlay(base: dict, override: dict) -> dict:
     merged = {**base, **override}
-    for key in ("columns", "values"):
+    for key in _MERGED_KEYS:
         merged[key] = {**(base.get(key) or {}), **(override.get(key) or {})}
     return merged
+
+
+def _encodings(value: object, path: Path) -> tuple[str, ...]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise MappingError(f"{path}: `encoding` must be an encoding name or a list of them")
+    for name in names:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise MappingError(
+                f"{path}: unknown encoding {name!r} (e.g. utf-8, cp1252, utf-16, latin-1)"
+            ) from None
+    return tuple(names)
+
+
+def _delimiter(value: object, path: Path) -> str | None:
+    if value is None:
+        return None
+    text = _DELIMITER_NAMES.get(str(value).lower(), str(value))
+    if len(text) != 1 or text in {'"', "\n", "\r"}:
+        raise MappingError(
+            f"{path}: `delimiter` must be one character (or tab, comma, semicolon, pipe), "
+            f"got {value!r}"
+        )
+    return text
 
 
 def load_mapping(*paths: Path) -> SourceMapping:
@@ -149,6 +211,12 @@ def load_mapping(*paths: Path) -> SourceMapping:
             for f, m in (document.get("values") or {}).items()
         },
         leading_code=tuple(document.get("leading_code") or ()),
+        encodings=_encodings(document.get("encoding", "utf-8"), path),
+        delimiter=_delimiter(document.get("delimiter"), path),
+        table=str(document["table"]) if document.get("table") else None,
+        number_prefixes={
+            str(k): str(v) for k, v in (document.get("number_prefixes") or {}).items()
+        },
     )
 
 

@@ -13,8 +13,6 @@ when a file has some.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.contracts import Contract, keeps_native_type, missing_required_columns
+from ingestion.csv_files import CsvDocument, ragged_reason, read_csv_document
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping
 
@@ -92,17 +91,19 @@ def _stage_from(
     first_line: int,
     keep_native_types: bool = False,
 ) -> str:
+    """Stage the rows of `scan_sql`, numbered from `first_line` in the order DuckDB reads them
+    (it keeps the file order: preserve_insertion_order)."""
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {scan_sql}").fetchall()
         columns = [row[0] for row in described]
         types = {row[0]: row[1] for row in described} if keep_native_types else None
         select = select_contract_columns(contract, columns, path, mapping, types)
-        # Line numbers follow the file order, which DuckDB keeps (preserve_insertion_order).
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
             f"SELECT {select}, $file AS _source_file, "
             f"row_number() OVER () + {first_line - 1} AS _source_line, "
-            f"CAST(NULL AS VARCHAR) AS _raw_record FROM {scan_sql} AS t",
+            "CAST(NULL AS VARCHAR) AS _raw_record, CAST(NULL AS VARCHAR) AS _parse_error "
+            f"FROM {scan_sql} AS t",
             {"file": str(path)},
         )
     except duckdb.Error as exc:
@@ -122,6 +123,10 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _csv_document(path: Path, contract: Contract, mapping: SourceMapping) -> CsvDocument:
+    return read_csv_document(path, contract.source, mapping.encodings, mapping.delimiter)
+
+
 def stage_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -129,14 +134,134 @@ def stage_csv(
     staged_table: str,
     mapping: SourceMapping,
 ) -> str:
-    """A UTF-8 CSV with a header row; every value is read as text and checked by the contract."""
-    _check_not_empty(path)
-    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
-    scan = (
-        f"read_csv({sql_string(str(path))}, header = true, all_varchar = true, nullstr = [{nulls}])"
+    """A CSV file with a header row; every value is read as text and checked by the contract.
+
+    A record with more or fewer fields than the header is staged with that reason alone (and
+    quarantined), the rest of the file loads. Clean UTF-8 files, one record per line, are
+    parsed by DuckDB (a weekly directory snapshot at scale is 100,000 rows); any other file
+    (another encoding, a ragged row, a line break in a quoted field, blank lines) one record at
+    a time by the csv module, which knows each record's line.
+    """
+    document = _csv_document(path, contract, mapping)
+    header = _unique_names(document.header)
+    select = select_contract_columns(contract, header, path, mapping)  # missing columns fail
+    rows = _csv_rows_by_duckdb(con, document, header, mapping)
+    if rows is None:
+        rows = _csv_rows_by_records(document, header, mapping)
+    con.register("_xmo_csv_arrow", rows)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_CSV_ROWS} AS SELECT * FROM _xmo_csv_arrow")
+    finally:
+        con.unregister("_xmo_csv_arrow")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
+        f"SELECT {select}, $file AS _source_file, _source_line, _raw_record, _parse_error "
+        f"FROM {_CSV_ROWS} AS t",
+        {"file": str(path)},
     )
-    # Line 1 is the header, so the first record is line 2.
-    return _stage_from(con, path, contract, staged_table, scan, mapping, first_line=2)
+    as_json = ", ".join(f"{sql_string(name)}, {_quoted(name)}" for name in header)
+    return (
+        f"(SELECT {sql_string(str(path))} AS _source_file, _source_line, "
+        f"CAST(json_object({as_json}) AS VARCHAR) AS _raw_record FROM {_CSV_ROWS})"
+    )
+
+
+_CSV_ROWS = "_xmo_csv_rows"
+
+
+def _physical_lines(text: str) -> int | None:
+    """The text's line count, or None where line ends other than LF or CRLF occur."""
+    carriage_returns = text.count("\r")
+    if carriage_returns and carriage_returns != text.count("\r\n"):
+        return None
+    return text.count("\n") + (0 if text.endswith("\n") else 1)
+
+
+def _csv_rows_by_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    document: CsvDocument,
+    header: list[str],
+    mapping: SourceMapping,
+) -> pa.Table | None:
+    """The rows of a UTF-8 file DuckDB reads as one record per line, or None when it cannot (the
+    file is then read record by record), so DuckDB's leniencies never decide what a row is.
+
+    DuckDB parses in a cursor of its own: a file it rejects must not abort the load's
+    transaction.
+    """
+    lines = _physical_lines(document.text)
+    if document.encoding not in ("utf-8", "utf-8-sig") or lines is None:
+        return None
+    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    scan = (
+        f"read_csv({sql_string(str(document.path))}, header = true, auto_detect = false, "
+        f"columns = {{{columns}}}, delim = {sql_string(document.delimiter)}, quote = '\"', "
+        f"escape = '\"', strict_mode = true, null_padding = false, nullstr = [{nulls}])"
+    )
+    cursor = con.cursor()
+    try:
+        rows = cursor.sql(
+            f"SELECT *, CAST(row_number() OVER () + 1 AS BIGINT) AS _source_line, "
+            "CAST(NULL AS VARCHAR) AS _parse_error, CAST(NULL AS VARCHAR) AS _raw_record "
+            f"FROM {scan}"
+        ).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        cursor.close()
+    # Every line after the header a record: then row numbers are line numbers.
+    return rows if rows.num_rows == lines - 1 else None
+
+
+def _csv_rows_by_records(
+    document: CsvDocument, header: list[str], mapping: SourceMapping
+) -> pa.Table:
+    """The rows of a CSV file read record by record; ragged ones carry their reason and text."""
+    nulls = frozenset(mapping.null_values)
+    columns: list[list[str | None]] = [[] for _ in header]
+    lines: list[int] = []
+    errors: list[str | None] = []
+    raws: list[str | None] = []
+    width = len(header)
+    for record in document.records():
+        lines.append(record.line)
+        if len(record.cells) == width:
+            for column, cell in zip(columns, record.cells, strict=True):
+                column.append(None if cell in nulls else cell)
+            errors.append(None)
+            raws.append(None)
+        else:
+            for column in columns:
+                column.append(None)
+            errors.append(ragged_reason(len(record.cells), width))
+            raws.append(document.raw_text(record))
+    values = {
+        name: pa.array(column, pa.string()) for name, column in zip(header, columns, strict=True)
+    }
+    return pa.table(
+        {
+            **values,
+            "_source_line": pa.array(lines, pa.int64()),
+            "_parse_error": pa.array(errors, pa.string()),
+            "_raw_record": pa.array(raws, pa.string()),
+        }
+    )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """The header with repeated names numbered (`comment`, `comment_2`), as DuckDB names them."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        key = name.lower()
+        seen[key] = seen.get(key, 0) + 1
+        names.append(name if seen[key] == 1 else f"{name}_{seen[key]}")
+    return names
 
 
 def stage_parquet(
@@ -180,10 +305,12 @@ def _stage_records(
     records: list[dict[str, str | None]],
     lines: list[int],
     raws: list[str] | None,
+    errors: list[str | None] | None = None,
 ) -> None:
     """Stage flattened text records (one dict per row, keyed by contract field).
 
-    `raws` are the rows as read, one per record, or None when the reader offers raw lines SQL.
+    `raws` are the rows as read, one per record, or None when the reader offers raw lines SQL;
+    `errors` a reader's reason per record (None: the contract judges it).
     """
     table = pa.table(
         {
@@ -194,6 +321,7 @@ def _stage_records(
             "_source_file": pa.array([str(path)] * len(records), pa.string()),
             "_source_line": pa.array(lines, pa.int64()),
             "_raw_record": pa.array(raws or [None] * len(records), pa.string()),
+            "_parse_error": pa.array(errors or [None] * len(records), pa.string()),
         }
     )
     con.register("_xmo_records", table)
@@ -229,9 +357,11 @@ def stage_servicenow_json(
     if not isinstance(document, dict) or not isinstance(document.get("result"), list):
         raise LandingFileError(path, 'expected a ServiceNow Table API object {"result": [...]}')
     records = document["result"]
+    # A response of one table's endpoint may leave out the class: the number says it.
+    derived = {"sys_class_name"} if mapping.table or mapping.number_prefixes else set()
     if records:
         seen = set().union(*(r.keys() for r in records if isinstance(r, dict)))
-        missing = [c for c in contract.required_columns if c not in seen]
+        missing = [c for c in contract.required_columns if c not in seen | derived]
         if missing:
             raise LandingFileError(path, f"required field(s) missing in every record: {missing}")
     names = contract.field_names()
@@ -239,10 +369,23 @@ def stage_servicenow_json(
         {n: _flatten_servicenow_value(n, r.get(n)) for n in names} if isinstance(r, dict) else {}
         for r in records
     ]
+    errors = [
+        _fill_table(record, mapping)
+        if isinstance(raw, dict) and "sys_class_name" not in raw and derived
+        else None
+        for record, raw in zip(flattened, records, strict=True)
+    ]
     # Encoding every record again cost a fifth of the load; only quarantined ones need it, and
     # DuckDB reads them back from the file when there are any.
     _stage_records(
-        con, path, contract, staged_table, flattened, list(range(1, len(records) + 1)), None
+        con,
+        path,
+        contract,
+        staged_table,
+        flattened,
+        list(range(1, len(records) + 1)),
+        None,
+        errors,
     )
     return (
         f"(SELECT {sql_string(str(path))} AS _source_file, "
@@ -250,6 +393,18 @@ def stage_servicenow_json(
         "CAST(unnest(result) AS VARCHAR) AS _raw_record "
         f"FROM read_json({sql_string(str(path))}, columns = {{'result': 'JSON[]'}}, "
         "maximum_object_size = 1073741824))"
+    )
+
+
+def _fill_table(record: dict[str, str | None], mapping: SourceMapping) -> str | None:
+    """Set a record's missing sys_class_name from its number; the reason when none fits."""
+    record["sys_class_name"] = mapping.table_of(record.get("number"))
+    if record["sys_class_name"] is not None or record.get("number") is None:
+        return None
+    known = ", ".join(sorted(mapping.number_prefixes)) or "none configured"
+    return (
+        f"number {record['number']} has no known table prefix ({known}); "
+        "add it to `number_prefixes` or set `table` in mappings/itsm.yml"
     )
 
 
@@ -265,50 +420,43 @@ def stage_servicenow_csv(
     Headers are field labels (renamed by the mapping), values are display values ("2 - High",
     "Resolved"), date-times are in the instance's format and the exporting user's time zone,
     and "?" or empty means null. An audit/event-log export has one row per update of a ticket:
-    every row loads as a version, and staging keeps the latest by sys_updated_on. Exports without
-    a Sys ID column use the ticket number as its id.
+    every row loads as a version, and staging keeps the last. Exports without a Sys ID column
+    use the ticket number as its id; exports without a class column (lists of one table) take
+    the table from the mapping's `table`, else from the number's prefix (`number_prefixes`).
     """
-    _check_not_empty(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # Excel-friendly exports carry a BOM
-    except UnicodeDecodeError as exc:
-        raise LandingFileError(
-            path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise LandingFileError(path, "has no header row") from None
-    except csv.Error as exc:
-        raise LandingFileError(path, f"is not valid CSV: {exc}") from None
+    document = _csv_document(path, contract, mapping)
+    header = document.header
     fields = [mapping.rename(h) for h in header]
-    present = set(fields) | ({"sys_id"} if "number" in fields else set())
-    missing = [c for c in contract.required_columns if c not in present]
+    derived = {"sys_id"} if "number" in fields else set()
+    if "number" in fields and (mapping.table or mapping.number_prefixes):
+        derived.add("sys_class_name")
+    missing = [c for c in contract.required_columns if c not in set(fields) | derived]
     if missing:
         raise LandingFileError(
             path, f"required column(s) missing: {', '.join(missing)} (found: {', '.join(header)})"
         )
+    class_from_number = "sys_class_name" not in fields
     records: list[dict[str, str | None]] = []
     lines: list[int] = []
     raws: list[str] = []
-    try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # trailing blank lines of hand-edited exports
-            raw = dict(zip(header, row, strict=False))
-            record: dict[str, str | None] = {}
-            for name, cell in zip(fields, row, strict=False):
-                value = mapping.normalise(name, cell)
-                if value is not None and name in TIMESTAMP_FIELDS:
-                    value = mapping.to_utc_text(value)
-                record[name] = value
-            if record.get("sys_id") is None:
-                record["sys_id"] = record.get("number")
-            records.append(record)
-            lines.append(reader.line_num)
-            raws.append(json.dumps(raw, ensure_ascii=False, sort_keys=True))
-    except csv.Error as exc:
-        raise LandingFileError(path, f"is not valid CSV at line {reader.line_num}: {exc}") from None
-    _stage_records(con, path, contract, staged_table, records, lines, raws)
+    errors: list[str | None] = []
+    for row in document.records():
+        lines.append(row.line)
+        if len(row.cells) != len(header):
+            records.append({})
+            raws.append(document.raw_text(row))
+            errors.append(ragged_reason(len(row.cells), len(header)))
+            continue
+        record: dict[str, str | None] = {}
+        for name, cell in zip(fields, row.cells, strict=True):
+            value = mapping.normalise(name, cell)
+            if value is not None and name in TIMESTAMP_FIELDS:
+                value = mapping.to_utc_text(value)
+            record[name] = value
+        if record.get("sys_id") is None:
+            record["sys_id"] = record.get("number")
+        records.append(record)
+        raws.append(json.dumps(dict(zip(header, row.cells, strict=True)), ensure_ascii=False))
+        errors.append(_fill_table(record, mapping) if class_from_number else None)
+    _stage_records(con, path, contract, staged_table, records, lines, raws, errors)
     return None

@@ -66,9 +66,14 @@ ITSM = Contract(
         Field("reassignment_count", "integer", min_value=0),
         Field("reopen_count", "integer", min_value=0),
         Field("made_sla", "boolean"),
+        # ServiceNow's update counter: orders the updates of one ticket within one timestamp.
+        Field("sys_mod_count", "integer", min_value=0),
     ),
-    # A ticket appears once per change; the same version twice in one extract is a duplicate.
+    # A ticket appears once per change. Event-log exports hold several updates of a ticket in
+    # one minute: rows of one sys_id and sys_updated_on that differ are versions (the later one
+    # wins in staging); an identical copy is a duplicate.
     unique_key=("sys_id", "sys_updated_on"),
+    key_shared_by_versions=True,
     row_rules=(
         RowRule(
             "try_cast(nullif(trim(resolved_at), '') AS TIMESTAMPTZ)"

@@ -95,7 +95,13 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         bad_rows=args.bad_rows,
     )
-    summary = generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, config)
+    summary = generate(
+        settings.landing_dir,
+        settings.reference_dir,
+        PROJECT_SEEDS_DIR,
+        config,
+        settings.mappings_dir,
+    )
     print(
         f"Synthetic organisation: {args.employees} employees, "
         f"{summary.first_day} to {summary.last_day}"
@@ -104,6 +110,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {source:<10} {rows:>10,} rows")
     if summary.bad_rows:
         print(f"  bad rows injected: {sum(summary.bad_rows.values())} ({dict(summary.bad_rows)})")
+    if summary.other_encodings:
+        saved, mapping = summary.other_encodings
+        print(f"  saved as Windows-1252: {saved} (read through {mapping})")
     print(f"Landing files: {settings.landing_dir} ({summary.files} files)")
     print(f"Reference data: {settings.reference_dir}")
     return EXIT_OK
@@ -159,6 +168,9 @@ def summarize(result: Any) -> RunSummary:
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         (summary.checks_passed if evaluation.passed else summary.checks_failed).append(name)
+    # A run over many partitions records one materialization per partition, each carrying the
+    # metadata of the whole step: count a step's quarantine once.
+    counted: set[tuple[str | None, Any]] = set()
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
@@ -166,7 +178,8 @@ def summarize(result: Any) -> RunSummary:
             summary.step_failures.append(f"{event.step_key}: {message}")
         if event.is_step_materialization:
             metadata = event.event_specific_data.materialization.metadata
-            if "rows_quarantined" in metadata:
+            if "rows_quarantined" in metadata and (event.step_key, event.asset_key) not in counted:
+                counted.add((event.step_key, event.asset_key))
                 summary.quarantined += metadata["rows_quarantined"].value
             if event.asset_key.path[0] == "reports" and "path" in metadata:
                 summary.packs.append(str(metadata["path"].value))

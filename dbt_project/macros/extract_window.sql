@@ -27,13 +27,56 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The rows that came from an extract date in the run's window (extract_window, which must
+    name one): `columns` is the column holding a row's extract date, or a pair [first, last] for
+    rows summed over several extract dates, which count when their span meets the window (a
+    row without a first date, built before the column existed, spans its last date only).
+    By default the model's own, from its meta `extract_date_columns`. -#}
+{% macro from_window_extracts(columns=none) -%}
+    {%- set columns = columns or config.meta_get('extract_date_columns') -%}
+    {%- set window = extract_window() -%}
+    {%- if not (columns and window) -%}
+        {{ exceptions.raise_compiler_error(
+            'from_window_extracts needs an extract window and the extract date columns '
+            ~ '(meta extract_date_columns) of ' ~ this) }}
+    {%- endif -%}
+    {%- if columns is string -%}
+        {{ columns }} between cast('{{ window[0] }}' as date) and cast('{{ window[1] }}' as date)
+    {%- else -%}
+        coalesce({{ columns[0] }}, {{ columns[1] }}) <= cast('{{ window[1] }}' as date)
+        and {{ columns[1] }} >= cast('{{ window[0] }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when the model already holds rows of the run's extract window, i.e. the run delivers
+    again days it built before; false on a run without a window and on a full build. One
+    query of the model, for a model that takes a costlier path only then. -#}
+{% macro holds_window_extracts() -%}
+    {%- if not (execute and is_incremental() and extract_window()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        'select 1 from ' ~ this ~ ' where ' ~ from_window_extracts() ~ ' limit 1'
+    ) -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
 {#- Every version (across all extracts) of the records whose key appears in the run's extract
     dates; on a full build, every version. The caller keeps the latest per key, so re-running
     an old date never replaces a newer version. `keys` is a column or a list of columns.
+    With a window, the keys whose version the model took from the window's extracts are
+    touched too: a day delivered again may have lost that version, and the key is then chosen
+    again among the versions left, or leaves (the replace_extracts strategy deletes the
+    window's rows). On a daily run the window's date is new: the model's statistics show it
+    holds no row of it, and DuckDB drops that branch while planning (a daily run at 3.7 M
+    device-days took as long as before). `this_keys` names the keys as the model does, where
+    it renames them.
     Callers pass the source relation itself, not a CTE over it: DuckDB materializes a CTE that
     is read twice, which copied every raw column of 36 M device rows for one day's run. -#}
-{% macro versions_of_touched_keys(relation, keys) -%}
+{% macro versions_of_touched_keys(relation, keys, this_keys=none) -%}
     {%- set keys = [keys] if keys is string else keys -%}
+    {%- set this_keys = keys if this_keys is none else this_keys -%}
+    {%- set this_keys = [this_keys] if this_keys is string else this_keys -%}
     {%- if is_incremental() -%}
     select versions.*
     from {{ relation }} as versions
@@ -41,6 +84,15 @@
         select distinct {{ keys | join(', ') }}
         from {{ relation }}
         where {{ extract_window_filter('_extract_date') }}
+        {%- if extract_window() %}
+        union
+        select
+            {%- for key in keys %}
+            {{ this_keys[loop.index0] }} as {{ key }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ this }}
+        where {{ from_window_extracts() }}
+        {%- endif %}
     ) as touched
         on {% for key in keys -%}
         versions.{{ key }} = touched.{{ key }}{{ ' and ' if not loop.last }}
@@ -55,12 +107,12 @@
     key and version columns, and the superseded versions (few: a key changes in few extracts)
     are then removed from the versions by an anti-join. Ranking the versions whole carried every
     column through the sort: 50 s for a year of device-days instead of 10. A version is one raw
-    row: its key, extract date, file and line. -#}
-{% macro latest_versions(relation, keys, newest_first) -%}
+    row: its key, extract date, file and line. `this_keys`: as in versions_of_touched_keys. -#}
+{% macro latest_versions(relation, keys, newest_first, this_keys=none) -%}
     {%- set keys = [keys] if keys is string else keys -%}
     {%- set version_columns = keys + ['_extract_date', '_source_file', '_source_line'] -%}
     select versions.*
-    from ({{ versions_of_touched_keys(relation, keys) }}) as versions
+    from ({{ versions_of_touched_keys(relation, keys, this_keys) }}) as versions
     left join (
         select {{ version_columns | join(', ') }}
         from (
@@ -70,7 +122,7 @@
                     partition by {{ keys | join(', ') }}
                     order by {{ newest_first }}
                 ) as version_rank
-            from ({{ versions_of_touched_keys(relation, keys) }}) as all_versions
+            from ({{ versions_of_touched_keys(relation, keys, this_keys) }}) as all_versions
         ) as ranked
         where version_rank > 1
     ) as superseded

@@ -44,6 +44,8 @@ TICKET_FIELDS = [
     "reassignment_count",
     "reopen_count",
     "made_sla",
+    # Orders updates of a ticket that share one sys_updated_on second.
+    "sys_mod_count",
 ]
 USER_FIELDS = ["employee_number", "user_name", "department", "country", "location", "title", "vip"]
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"

@@ -1,11 +1,16 @@
 """Corrupt generated landing files with every kind of bad row the contracts must catch.
 
 Each chosen row gets one defect, taken in turn from the list of its source, so a small fraction
-still exercises every kind. Used by `xmo generate --bad-rows` and the ingestion tests.
+still exercises every kind. CSV rows may also come out ragged (too few fields, or an unquoted
+comma that makes one too many), and one survey file is saved as Windows-1252, as Excel on
+Windows saves it, with the mapping that reads it. Used by `xmo generate --bad-rows` and the
+ingestion tests.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, MutableMapping
 from datetime import date
@@ -41,6 +46,18 @@ def _resolved_before_opened(row: dict, previous: dict | None) -> bool:
     return True
 
 
+# A row marked with this key is written ragged by _write_csv: its value says how.
+RAGGED = "__ragged__"
+
+
+def _ragged(kind: str) -> Callable[[dict, dict | None], bool]:
+    def apply(row: dict, previous: dict | None) -> bool:
+        row[RAGGED] = kind
+        return True
+
+    return apply
+
+
 def _drop(key: str) -> Callable[[dict, dict | None], bool]:
     def apply(row: dict, previous: dict | None) -> bool:
         row.pop(key, None)
@@ -58,6 +75,8 @@ SURVEY_DEFECTS: list[Defect] = [
     ("negative lost time", _set("lost_time_minutes", "-5")),
     ("wrong type", _set("happiness", "very happy")),
     ("duplicate id", _duplicate_key("response_id")),
+    ("ragged row: too few fields", _ragged("truncated")),
+    ("ragged row: unquoted comma", _ragged("unquoted comma")),
 ]
 ITSM_DEFECTS: list[Defect] = [
     ("unknown priority", _set("priority", "9")),
@@ -75,10 +94,12 @@ DEVICE_DEFECTS: list[Defect] = [
     ("negative crash count", _set("app_crashes", "-1")),
     ("wrong type", _set("cpu_saturation_pct", "high")),
     ("duplicate id", _duplicate_key("device_id")),
+    ("ragged row: unquoted comma", _ragged("unquoted comma")),
 ]
 DIRECTORY_DEFECTS: list[Defect] = [
     ("not a boolean", _set("vip", "maybe")),
     ("missing employee id", _set("employee_id", "")),
+    ("ragged row: too few fields", _ragged("truncated")),
 ]
 
 
@@ -143,7 +164,7 @@ def _corrupt_parquet_as_csv(
     before = turn[0]
     _corrupt_rows(rows, DEVICE_DEFECTS, fraction, rng, counter, "device", turn)
     if turn[0] != before:
-        pd.DataFrame(rows, columns=frame.columns).to_csv(path.with_suffix(".csv"), index=False)
+        _write_csv(path.with_suffix(".csv"), list(frame.columns), rows)
         path.unlink()
 
 
@@ -159,4 +180,45 @@ def _corrupt_csv(
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     rows = frame.to_dict("records")
     _corrupt_rows(rows, defects, fraction, rng, counter, source, turn)
-    pd.DataFrame(rows, columns=frame.columns).to_csv(path, index=False)
+    _write_csv(path, list(frame.columns), rows)
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """The rows as CSV; a row marked ragged keeps three fields, or gains an unquoted comma."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        cells = [str(row.get(c, "")) for c in columns]
+        kind = row.get(RAGGED)
+        if kind == "truncated":
+            writer.writerow(cells[:3])
+        elif kind == "unquoted comma":
+            # A text field written by hand without quotes: its comma splits it in two.
+            buffer.write(",".join(c.replace(",", " ") for c in cells[:-1]) + ",ok, thanks\n")
+        else:
+            writer.writerow(cells)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+# The comment a Windows-1252 file carries, outside ASCII as Finnish and German comments are.
+WINDOWS_1252_COMMENT = "hyvä työ, schön – kiitos"
+
+
+def save_one_survey_as_windows_1252(landing_dir: Path, days: list[date]) -> Path | None:
+    """Re-save the middle day's survey file as Excel on Windows would (Windows-1252, CRLF),
+    with non-ASCII comments; the file the mapping's `encoding: [utf-8, cp1252]` reads."""
+    files = [
+        path
+        for day in days
+        for path in sorted((landing_dir / "survey" / day.isoformat()).glob("*.csv"))
+    ]
+    if not files:
+        return None
+    path = files[len(files) // 2]
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if len(frame):
+        frame.loc[frame.index[: max(1, len(frame) // 4)], "comment"] = WINDOWS_1252_COMMENT
+    text = frame.to_csv(index=False, lineterminator="\r\n")
+    path.write_bytes(text.encode("cp1252"))
+    return path

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.synthetic import organisation as org
-from ingestion.synthetic.bad_rows import corrupt_landing
+from ingestion.synthetic.bad_rows import corrupt_landing, save_one_survey_as_windows_1252
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class GenerationSummary:
     files: int = 0
     rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     bad_rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Files saved in another encoding than UTF-8 (with --bad-rows), and the mapping reading them.
+    other_encodings: list[Path] = field(default_factory=list)
 
 
 def _monday_on_or_after(day: date) -> date:
@@ -110,12 +112,18 @@ class _Writer:
 
 
 def generate(
-    landing_dir: Path, reference_dir: Path, template_dir: Path, config: GeneratorConfig
+    landing_dir: Path,
+    reference_dir: Path,
+    template_dir: Path,
+    config: GeneratorConfig,
+    mappings_dir: Path | None = None,
 ) -> GenerationSummary:
     """Write landing files under `landing_dir` and reference CSVs under `reference_dir`.
 
     `template_dir` holds the organisation-independent seeds (channel mapping, factor catalog),
-    copied beside the generated catalog so `reference_dir` is a complete seed folder.
+    copied beside the generated catalog so `reference_dir` is a complete seed folder. With bad
+    rows and a `mappings_dir`, one survey file is saved as Windows-1252 and the survey mapping
+    there names the encodings to try.
     """
     first_day, last_day = config.timeline()
     summary = GenerationSummary(first_day=first_day, last_day=last_day)
@@ -137,6 +145,8 @@ def generate(
     _write_devices(writer, rng, employees, days)
     if config.bad_rows > 0:
         _inject_bad_rows(landing_dir, days, config.bad_rows, rng, summary)
+        if mappings_dir is not None:
+            _save_a_survey_as_windows_1252(landing_dir, mappings_dir, days, summary)
     log.info("generated %s files: %s", summary.files, dict(summary.rows))
     return summary
 
@@ -635,3 +645,25 @@ def _inject_bad_rows(
 ) -> None:
     """Corrupt a fraction of survey, ticket and directory rows, one kind of defect per row."""
     corrupt_landing(landing_dir, days, fraction, rng, summary.bad_rows)
+
+
+SURVEY_ENCODINGS_MAPPING = (
+    "# Written by `xmo generate --bad-rows`: one survey file was saved by Excel on Windows.\n"
+    "# Each survey file is read as UTF-8, or else as Windows-1252.\n"
+    "encoding: [utf-8, cp1252]\n"
+)
+
+
+def _save_a_survey_as_windows_1252(
+    landing_dir: Path, mappings_dir: Path, days: list[date], summary: GenerationSummary
+) -> None:
+    mapping = mappings_dir / "survey.yml"
+    if mapping.exists():
+        log.warning("%s exists: no Windows-1252 survey file written (it might not load)", mapping)
+        return
+    path = save_one_survey_as_windows_1252(landing_dir, days)
+    if path is None:
+        return
+    mappings_dir.mkdir(parents=True, exist_ok=True)
+    mapping.write_text(SURVEY_ENCODINGS_MAPPING, encoding="utf-8")
+    summary.other_encodings += [path, mapping]

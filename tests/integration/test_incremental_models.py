@@ -1,17 +1,22 @@
-"""Incremental dbt runs, day by day and with a re-delivered old extract, equal a full refresh."""
+"""Incremental dbt runs, day by day and with old extracts delivered again (changed, or with rows
+removed), equal a full refresh."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ingestion.loader import load_partitions
@@ -65,20 +70,110 @@ def window(first: date, last: date) -> tuple[str, str]:
     return "--vars", json.dumps({"extract_date_from": str(first), "extract_date_to": str(last)})
 
 
-def marts(warehouse: Path) -> dict[str, pd.DataFrame]:
+def tables(warehouse: Path, schema: str) -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [
+        names = [
             t
             for (t,) in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [schema],
             ).fetchall()
         ]
         return {
-            t: con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").df() for t in sorted(tables)
+            t: con.execute(f"SELECT * FROM {schema}.{t} ORDER BY ALL").df() for t in sorted(names)
         }
     finally:
         con.close()
+
+
+def query(warehouse: Path, sql: str, parameters: list) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, parameters).fetchall()
+    finally:
+        con.close()
+
+
+@dataclass
+class Removed:
+    """What a re-delivery took out of its day's extract, per source."""
+
+    responses: list[str]
+    ticket_falling_back: str  # its latest version was in the day; an earlier extract has another
+    ticket_vanishing: str  # its only version was in the day
+    device_days: list[tuple[str, date]]
+    employee: str  # left the directory: the day's snapshot was their latest; one before lists them
+
+
+def ticket_extracts(landing: Path) -> dict[str, list[date]]:
+    """The extract dates that hold a version of each ticket, in order."""
+    extracts: dict[str, list[date]] = {}
+    for path in sorted((landing / "itsm").glob("*/*.json")):
+        day = date.fromisoformat(path.parent.name)
+        for record in json.loads(path.read_text())["result"]:
+            extracts.setdefault(record["number"], []).append(day)
+    return extracts
+
+
+def leave(landing: Path, snapshot_day: date, count: int) -> list[str]:
+    """Take the first `count` employees out of a directory snapshot; returns their ids."""
+    directory = next((landing / "directory" / str(snapshot_day)).glob("*.csv"))
+    employees = pd.read_csv(directory, dtype=str, keep_default_na=False)
+    employees.iloc[count:].to_csv(directory, index=False)
+    return list(employees["employee_id"][:count])
+
+
+def add_lone_ticket(landing: Path, day: date) -> str:
+    """Add to a day's extract a ticket no other extract holds; returns its number."""
+    path = landing / "itsm" / str(day) / "incident.json"
+    records = json.loads(path.read_text())["result"]
+    lone = {**records[0], "number": "INC9999999", "sys_id": "f" * 32}
+    path.write_text(json.dumps({"result": [*records, lone]}))
+    return lone["number"]
+
+
+def redeliver_with_rows_removed(
+    landing: Path, day: date, leavers: list[str], lone_ticket: str
+) -> Removed:
+    """Write `day`'s extract again with rows removed and changed in every source."""
+    survey = next((landing / "survey" / str(day)).glob("*.csv"))
+    frame = pd.read_csv(survey, dtype=str, keep_default_na=False)
+    responses = list(frame["response_id"][:2])
+    frame = frame.iloc[2:].reset_index(drop=True)
+    frame.loc[0, "happiness"] = "10" if frame.loc[0, "happiness"] != "10" else "0"
+    frame.to_csv(survey, index=False)
+
+    extracts = ticket_extracts(landing)
+    falling_back = next(n for n, ds in extracts.items() if ds[-1] == day and len(ds) > 1)
+    assert extracts[lone_ticket] == [day]
+    changed = next(
+        n for n, ds in extracts.items() if ds[-1] == day and n not in (falling_back, lone_ticket)
+    )
+    for path in (landing / "itsm" / str(day)).glob("*.json"):
+        records = json.loads(path.read_text())["result"]
+        kept = [r for r in records if r["number"] not in (falling_back, lone_ticket)]
+        for record in kept:
+            if record["number"] == changed:
+                record["reassignment_count"] = str(int(record["reassignment_count"] or 0) + 2)
+        path.write_text(json.dumps({"result": kept}))
+
+    device = next((landing / "device" / str(day)).glob("*.parquet"))
+    devices = pq.read_table(device).to_pandas()
+    device_days = list(zip(devices["device_id"][:3], devices["snapshot_date"][:3], strict=True))
+    devices = devices.iloc[3:].reset_index(drop=True)
+    devices.loc[0, "boot_duration_s"] = devices.loc[0, "boot_duration_s"] + 90.0
+    pq.write_table(pa.Table.from_pandas(devices, preserve_index=False), device)
+
+    # The first leaver's row goes, the second's changes: both rows were the leavers' latest.
+    directory = next((landing / "directory" / str(day)).glob("*.csv"))
+    employees = pd.read_csv(directory, dtype=str, keep_default_na=False)
+    employee, moved = leavers
+    employees = employees[employees["employee_id"] != employee].reset_index(drop=True)
+    employees.loc[employees["employee_id"] == moved, "department"] = "Moved"
+    employees.to_csv(directory, index=False)
+
+    return Removed(responses, falling_back, lone_ticket, device_days, employee)
 
 
 def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
@@ -86,6 +181,10 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
     generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, CONFIG)
     stage_reference_seeds(settings)
     target = tmp_path / "dbt_target"
+    # Two employees leave after the snapshot of day 14: it stays their latest. And day 14
+    # holds a ticket no other extract does.
+    leavers = leave(settings.landing_dir, days(21, 21)[0], 2)
+    lone_ticket = add_lone_ticket(settings.landing_dir, days(14, 14)[0])
 
     load(settings, days(0, 13))
     dbt_build(settings, target)  # the first run builds everything there is
@@ -104,15 +203,63 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
     load(settings, [redelivered])
     dbt_build(settings, target, *window(redelivered, redelivered))
 
+    # A day already built is delivered again without some of its rows (and with others
+    # changed): what only that delivery held must leave the incremental models too. The day
+    # is a Monday, with a directory snapshot.
+    redelivered = days(14, 14)[0]
+    assert redelivered.weekday() == 0
+    removed = redeliver_with_rows_removed(settings.landing_dir, redelivered, leavers, lone_ticket)
+    load(settings, [redelivered])
+    dbt_build(settings, target, *window(redelivered, redelivered))
+
     incremental_copy = tmp_path / "incremental.duckdb"
     shutil.copyfile(settings.warehouse_path, incremental_copy)
     dbt_build(settings, target, "--full-refresh")
 
-    incremental, full = marts(incremental_copy), marts(settings.warehouse_path)
-    assert sorted(incremental) == sorted(full)
-    assert len(full) == 11
-    for table, frame in full.items():
-        assert len(frame) > 0, table
-        pd.testing.assert_frame_equal(
-            incremental[table], frame, check_exact=False, rtol=1e-12, obj=table
+    # What the re-delivery removed is gone from staging and the scored device-days; where an
+    # earlier extract holds another version, that version stands again.
+    staged = incremental_copy
+    assert not query(
+        staged,
+        "SELECT 1 FROM staging.stg_survey__responses WHERE response_id IN (?, ?)",
+        removed.responses,
+    )
+    assert not query(
+        staged,
+        "SELECT 1 FROM staging.stg_itsm__tickets WHERE ticket_number = ?",
+        [removed.ticket_vanishing],
+    )
+    [(ticket_extract,)] = query(
+        staged,
+        "SELECT extract_date FROM staging.stg_itsm__tickets WHERE ticket_number = ?",
+        [removed.ticket_falling_back],
+    )
+    assert ticket_extract < redelivered
+    for device_id, snapshot_date in removed.device_days:
+        for table in ("staging.stg_device__snapshots", "intermediate.int_device_days_scored"):
+            assert not query(
+                staged,
+                f"SELECT 1 FROM {table} WHERE device_id = ? AND snapshot_date = ?",
+                [device_id, snapshot_date],
+            ), table
+    [(employee_snapshot,)] = query(
+        staged,
+        "SELECT snapshot_date FROM staging.stg_directory__employees WHERE employee_key = ?",
+        [hashlib.sha256(f"{settings.pseudonym_salt}|{removed.employee}".encode()).hexdigest()],
+    )
+    assert employee_snapshot == days(7, 7)[0]
+
+    # Every model equals a full refresh: the published marts, and the incremental models
+    # (staging, intermediate) they are built from.
+    for schema, count in (("marts", 11), ("staging", 4), ("intermediate", 5)):
+        incremental, full = (
+            tables(incremental_copy, schema),
+            tables(settings.warehouse_path, schema),
         )
+        assert sorted(incremental) == sorted(full)
+        assert len(full) == count, schema
+        for table, frame in full.items():
+            assert len(frame) > 0, table
+            pd.testing.assert_frame_equal(
+                incremental[table], frame, check_exact=False, rtol=1e-12, obj=table
+            )

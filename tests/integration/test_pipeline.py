@@ -111,6 +111,8 @@ def write_hand_extract(landing: Path) -> None:
                     "en",
                 ]
             )
+        # One ragged row (an export cut short) costs that row, not the day.
+        handle.write("HAND7,ticket,INC9000001\r\n")
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -143,6 +145,12 @@ def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
     assert result.success, summary.step_failures
     assert summary.published
     assert summary.checks_failed == []
+    # The hand extract's ragged survey row is the run's one quarantined row, counted once
+    # although the run's materializations cover thirty partitions.
+    assert query(
+        settings.warehouse_path, "SELECT source_line, reason FROM raw.quarantine_survey"
+    ) == [(8, "3 fields, expected 11 (as in the header)")]
+    assert summary.quarantined == 1
     # Every GX gate ran and passed (the dbt tests are checks too, on top of these).
     gates = {spec.name for check in build_gate_checks() for spec in check.check_specs}
     assert gates <= {name.split(":")[1] for name in summary.checks_passed}

@@ -6,11 +6,13 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 from ingestion.loader import extract_dates, load_partitions
 from ingestion.sources import SOURCES
+from ingestion.synthetic.bad_rows import WINDOWS_1252_COMMENT
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.settings import PROJECT_SEEDS_DIR
 
@@ -26,7 +28,9 @@ def _digest(root: Path) -> dict[str, str]:
 
 
 def _generate(root: Path, config: GeneratorConfig = SMALL):
-    return generate(root / "landing", root / "reference", PROJECT_SEEDS_DIR, config)
+    return generate(
+        root / "landing", root / "reference", PROJECT_SEEDS_DIR, config, root / "mappings"
+    )
 
 
 def test_the_same_seed_writes_the_same_files(tmp_path):
@@ -84,7 +88,11 @@ def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
     quarantined = 0
     for name in ("survey", "itsm", "directory", "device"):
         for load in load_partitions(
-            tmp_path / "wh.duckdb", landing, SOURCES[name], extract_dates(landing)
+            tmp_path / "wh.duckdb",
+            landing,
+            SOURCES[name],
+            extract_dates(landing),
+            tmp_path / "mappings",
         ):
             quarantined += load.quarantined
             reasons.update(load.quarantine_reasons)
@@ -114,8 +122,28 @@ def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
         "app_crashes below 0",
         "cpu_saturation_pct is not a valid double",
         "duplicate device_id",
+        "3 fields, expected 11",  # a truncated survey row
+        "12 fields, expected 11",  # an unquoted comma in a survey row
+        "3 fields, expected 6",  # a truncated directory row
+        "17 fields, expected 16",  # an unquoted comma in a device row
     ):
         assert expected in joined
+    # One survey file is Windows-1252, as Excel on Windows saves it, and loaded whole.
+    cp1252_file, mapping = summary.other_encodings
+    data = cp1252_file.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    assert WINDOWS_1252_COMMENT in data.decode("cp1252")
+    assert mapping.read_text(encoding="utf-8").endswith("encoding: [utf-8, cp1252]\n")
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+    try:
+        loaded = con.execute(
+            "SELECT count(*) FROM raw.survey_responses WHERE comment = $c",
+            {"c": WINDOWS_1252_COMMENT},
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert loaded > 0
 
 
 @pytest.mark.parametrize("fraction", [0.0])

@@ -165,15 +165,6 @@ def test_a_csv_missing_a_required_column_fails_with_the_column_named(paths):
         load_partition(warehouse, landing, SOURCES["survey"], DAY)
 
 
-def test_a_csv_in_the_wrong_encoding_fails_its_partition(paths):
-    warehouse, landing = paths
-    text = f"{SURVEY_HEADER}\nR1,ticket,INC1,,2026-03-10T09:00:00Z,E1,9,30,,Très bien,fr\n"
-    write(landing, "survey", "responses.csv", text.encode("utf-16"))
-
-    with pytest.raises(LandingFileError, match=r"responses\.csv"):
-        load_partition(warehouse, landing, SOURCES["survey"], DAY)
-
-
 def test_servicenow_reference_fields_load_in_both_shapes(paths):
     warehouse, landing = paths
     base = {

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['device_id', 'snapshot_date'],
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': 'extract_date'},
         full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
@@ -15,6 +16,27 @@ device_days as (
     select * from {{ ref('stg_device__snapshots') }}
     {% if is_incremental() -%}
     where {{ extract_window_filter('extract_date') }}
+    {%- endif %}
+    {%- if is_incremental() and extract_window() %}
+
+    -- The device-days scored from the window's extracts that staging now takes from another
+    -- extract (a day delivered again lost their version); those it lost altogether go with the
+    -- window's rows (replace_extracts). A join, not an `or` in the filter above: that would
+    -- read every staged device-day on each daily run.
+    union all
+
+    select staged.*
+    from {{ ref('stg_device__snapshots') }} as staged
+    inner join (
+        select
+            device_id,
+            snapshot_date
+        from {{ this }}
+        where {{ from_window_extracts() }}
+    ) as rescored
+        on staged.device_id = rescored.device_id
+        and staged.snapshot_date = rescored.snapshot_date
+    where not ({{ from_window_extracts('staged.extract_date') }})
     {%- endif %}
 
 ),

@@ -1,10 +1,13 @@
+{#- on_schema_change: first_extract_date came later; a warehouse built before gains the column
+    (NULL in its rows, read as their extract_date) instead of failing its next run. -#}
 {{
     config(
         materialized='incremental',
         unique_key='week_start',
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': ['first_extract_date', 'extract_date']},
         full_refresh=rebuilds_in_full(),
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
     )
 }}
 
@@ -13,18 +16,36 @@
     device-days shrinks about sevenfold, and a daily run rewrites only the weeks it touched. -#}
 
 {%- set week_start = "cast(" ~ dbt.date_trunc('week', 'snapshot_date') ~ " as date)" %}
+{#- This model's rows from the window's extracts, read before dbt adds first_extract_date to a
+    table built without it. -#}
+{%- set this_columns = adapter.get_columns_in_relation(this) if execute and is_incremental() else [] %}
+{%- set extract_date_columns = (
+    ['first_extract_date', 'extract_date']
+    if 'first_extract_date' in (this_columns | map(attribute='name') | map('lower') | list)
+    else 'extract_date'
+) %}
 
 with
 
 {% if is_incremental() -%}
 -- The weeks the run's extract dates touched: each is rebuilt from all of its days. Both CTEs
 -- read int_device_days_scored itself (DuckDB materializes a CTE read twice, whole), and the date
--- bounds let it skip the rest of the year.
+-- bounds let it skip the rest of the year. With a window, also the weeks whose rows drew on
+-- the window's extracts (first_extract_date .. extract_date): a day delivered again may have
+-- taken device-days out of them.
 touched_weeks as (
 
     select distinct {{ week_start }} as week_start
     from {{ ref('int_device_days_scored') }}
     where {{ extract_window_filter('extract_date') }}
+    {%- if extract_window() %}
+
+    union
+
+    select week_start
+    from {{ this }}
+    where {{ from_window_extracts(extract_date_columns) }}
+    {%- endif %}
 
 ),
 
@@ -62,6 +83,7 @@ summed as (
         sum({{ column }}) as {{ column }}_sum,
         count({{ column }}) as {{ column }}_count,
         {% endfor -%}
+        min(extract_date) as first_extract_date,
         max(extract_date) as extract_date
     from week_days
     group by week_start, device_id, employee_key, model

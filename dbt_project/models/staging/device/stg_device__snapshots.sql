@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['device_id', 'snapshot_date'],
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': 'extract_date'},
         full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )

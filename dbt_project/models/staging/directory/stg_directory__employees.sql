@@ -6,18 +6,58 @@
         materialized='incremental',
         unique_key='employee_key',
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': 'snapshot_date'},
         full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
 }}
 
+{#- A run that delivers again a snapshot built before: see `dropped`. -#}
+{%- set redelivers = holds_window_extracts() %}
+
 with
+
+{% if redelivers -%}
+-- Employees whose row came from a snapshot of the window that, delivered again, no longer
+-- lists them: they fall back to their latest other snapshot, or leave. Staging keeps only the
+-- key, so the directory's ids are hashed to find them, each id once, and only on such a run:
+-- a daily run must not hash the whole directory (5 M rows at L).
+dropped as (
+
+    select chosen.employee_key
+    from {{ this }} as chosen
+    left join (
+        select distinct {{ pseudonymize('employee_id') }} as employee_key
+        from {{ source('raw', 'directory_employees') }}
+        where {{ extract_window_filter('_extract_date') }}
+    ) as listed
+        on chosen.employee_key = listed.employee_key
+    where {{ from_window_extracts('chosen.snapshot_date') }}
+        and listed.employee_key is null
+
+),
+
+dropped_ids as (
+
+    select ids.employee_id
+    from (
+        select distinct employee_id from {{ source('raw', 'directory_employees') }}
+    ) as ids
+    inner join dropped
+        on {{ pseudonymize('ids.employee_id') }} = dropped.employee_key
+
+),
+
+{% endif -%}
 
 source as (
 
     select * from {{ source('raw', 'directory_employees') }}
     {% if is_incremental() -%}
     where {{ extract_window_filter('_extract_date', watermark='snapshot_date') }}
+    {%- endif %}
+    {%- if redelivers %}
+        or employee_id in (select dropped_ids.employee_id from dropped_ids)
     {%- endif %}
 
 ),
@@ -52,13 +92,17 @@ renamed as (
 
 {% if is_incremental() -%}
 -- A snapshot replaces an employee's row unless a newer one was chosen before, so re-running
--- an old date never replaces a newer snapshot (the same date delivered again does).
+-- an old date never replaces a newer snapshot (the same date delivered again does). Rows
+-- chosen from the window's snapshots do not count: the run replaces them all.
 final as (
 
     select renamed.*
     from renamed
     left join {{ this }} as chosen
         on renamed.employee_key = chosen.employee_key
+        {%- if extract_window() %}
+        and not ({{ from_window_extracts('chosen.snapshot_date') }})
+        {%- endif %}
     where chosen.employee_key is null
         or renamed.snapshot_date >= chosen.snapshot_date
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='ticket_number',
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': 'extract_date'},
         full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
@@ -11,11 +12,20 @@
 with
 
 -- A ticket appears again in later extracts when it changes: the latest sys_updated_on wins.
+-- Event logs hold several updates of a ticket within one minute: among them the highest
+-- sys_mod_count wins where the export has it, else the later one in the extract (file, line).
 -- Keyed by number, which every format carries (list exports may lack sys_id).
--- In an incremental run, the keys of the run's extract dates, chosen among all their versions.
+-- In an incremental run, the keys of the run's extract dates and those this model took from
+-- them, chosen among all their versions.
 latest as (
 
-    {{ latest_versions(source('raw', 'itsm_tickets'), 'number', 'sys_updated_on desc, _extract_date desc, _source_line desc') }}
+    {{ latest_versions(
+        source('raw', 'itsm_tickets'),
+        'number',
+        'sys_updated_on desc, sys_mod_count desc nulls last, _extract_date desc, '
+        ~ '_source_file desc, _source_line desc',
+        this_keys='ticket_number',
+    ) }}
 
 ),
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='response_id',
         incremental_strategy=incremental_strategy(),
+        meta={'extract_date_columns': 'extract_date'},
         full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
@@ -11,7 +12,8 @@
 with
 
 -- A response re-sent in a later extract replaces the earlier copy.
--- In an incremental run, the keys of the run's extract dates, chosen among all their versions.
+-- In an incremental run, the keys of the run's extract dates and those this model took from
+-- them, chosen among all their versions.
 latest as (
 
     {{ latest_versions(source('raw', 'survey_responses'), 'response_id', '_extract_date desc, _source_line desc') }}
