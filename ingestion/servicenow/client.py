@@ -1,26 +1,40 @@
-"""A small ServiceNow Table API client: paging, retries with backoff, no credential leaks.
+"""A small ServiceNow Table API client: paging, Basic or OAuth 2.0, no credential leaks.
 
-DOMAIN §4: `sysparm_limit` is applied before access rules, so a short or empty page does not mean
-the end; follow the `Link: <...>; rel="next"` header, or keep paging until `X-Total-Count` is
-reached. Rate limits answer 429 with `Retry-After`. Records are ordered by sys_updated_on, sys_id
-so pages are stable; a page that has expired (410 Gone, or 404 on a next link) restarts the
-query from the last timestamp received, and the records seen twice are dropped.
+HTTP, auth and retries are `ingestion.http_api`'s; this module knows the Table API. DOMAIN §4:
+`sysparm_limit` is applied before access rules, so a short or empty page does not mean the end;
+follow the `Link: <...>; rel="next"` header, or keep paging until `X-Total-Count` is reached.
+Records are ordered by sys_updated_on, sys_id so pages are stable; a page that has expired
+(410 Gone, or 404 on a next link) restarts the query from the last timestamp received, and the
+records seen twice are dropped.
+
+With `XMO_SERVICENOW_CLIENT_ID` set the pull signs in with OAuth 2.0 at the instance's
+`/oauth_token.do`: the password grant when a user and password are set too, the
+client-credentials grant otherwise (the instance must allow that grant).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
-import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import requests
+from requests.auth import AuthBase
+
+from ingestion.http_api import (
+    ApiClient,
+    ApiError,
+    Clock,
+    OAuthToken,
+    RetryPolicy,
+    Sleep,
+    basic_auth,
+)
+
+__all__ = ["Credentials", "RetryPolicy", "ServiceNowClient", "ServiceNowError", "updated_on"]
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +42,13 @@ MAX_RESTARTS = 5
 ENV_URL = "XMO_SERVICENOW_URL"
 ENV_USER = "XMO_SERVICENOW_USER"
 ENV_PASSWORD = "XMO_SERVICENOW_PASSWORD"
+ENV_CLIENT_ID = "XMO_SERVICENOW_CLIENT_ID"
+ENV_CLIENT_SECRET = "XMO_SERVICENOW_CLIENT_SECRET"
+TOKEN_PATH = "oauth_token.do"
 
-
-class ServiceNowError(Exception):
-    """A pull that cannot go on; the message names the table and status, never credentials.
-
-    `transient` is true when the instance was unreachable or overloaded after every retry, so
-    trying again later may work; credentials, permissions and bad answers need a person.
-    """
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+# Every error of a pull is an ApiError (`.transient` says whether a later retry may help); the
+# orchestration layer catches it under this name.
+ServiceNowError = ApiError
 
 
 class _ExpiredPage(Exception):
@@ -48,47 +57,90 @@ class _ExpiredPage(Exception):
 
 @dataclass(frozen=True)
 class Credentials:
-    user: str
-    password: str = field(repr=False)
+    """Basic auth (user and password), or OAuth 2.0 when a client id is set.
+
+    With OAuth, a user and password select the password grant; without them the
+    client-credentials grant is used. Secrets never appear in repr.
+    """
+
+    user: str = ""
+    password: str = field(default="", repr=False)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
         env = os.environ if env is None else env
-        missing = [name for name in (ENV_USER, ENV_PASSWORD) if not env.get(name)]
-        if missing:
-            raise ServiceNowError(f"set {' and '.join(missing)} to pull from ServiceNow")
-        return cls(env[ENV_USER], env[ENV_PASSWORD])
+        user, password = env.get(ENV_USER, ""), env.get(ENV_PASSWORD, "")
+        client_id, client_secret = env.get(ENV_CLIENT_ID, ""), env.get(ENV_CLIENT_SECRET, "")
+        if client_id or client_secret:
+            _require(env, (ENV_CLIENT_ID, ENV_CLIENT_SECRET), "with OAuth")
+            if bool(user) != bool(password):
+                raise ServiceNowError(
+                    f"set both {ENV_USER} and {ENV_PASSWORD} (OAuth password grant) "
+                    "or neither (client-credentials grant)"
+                )
+            return cls(user, password, client_id, client_secret)
+        _require(env, (ENV_USER, ENV_PASSWORD), "")
+        return cls(user, password)
 
-    def header(self) -> str:
-        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        return f"Basic {token}"
+    @property
+    def grant_type(self) -> str | None:
+        """The OAuth grant used, or None for Basic auth."""
+        if not self.client_id:
+            return None
+        return "password" if self.user else "client_credentials"
+
+    def hint(self) -> str:
+        """The settings to check when the instance refuses these credentials."""
+        if self.grant_type is None:
+            return f"{ENV_USER} and {ENV_PASSWORD} (user {self.user!r})"
+        return f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (OAuth client {self.client_id!r})"
+
+    def token_hint(self) -> str:
+        """The settings to check when /oauth_token.do refuses to issue a token."""
+        client = f"{ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}"
+        if self.grant_type == "password":
+            return (
+                f"{client} (OAuth client {self.client_id!r}), {ENV_USER} and {ENV_PASSWORD} "
+                f"(password grant, user {self.user!r})"
+            )
+        return (
+            f"{client} (OAuth client {self.client_id!r}, client-credentials grant: "
+            "the instance must allow it)"
+        )
+
+    def token_form(self) -> dict[str, str]:
+        """The form fields of the token request (RFC 6749 §4.3 and §4.4)."""
+        form = {
+            "grant_type": self.grant_type or "",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        if self.grant_type == "password":
+            form |= {"username": self.user, "password": self.password}
+        return form
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 6
-    base_delay_s: float = 1.0
-    max_delay_s: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        backoff = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return max(backoff, retry_after or 0.0)
+def _require(env: Mapping[str, str], names: tuple[str, ...], how: str) -> None:
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        suffix = f" {how}" if how else ""
+        raise ServiceNowError(f"set {' and '.join(missing)} to pull from ServiceNow{suffix}")
 
 
-@dataclass
-class _Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-def _next_link(headers: Mapping[str, str]) -> str | None:
-    link = headers.get("Link") or headers.get("link") or ""
-    for part in link.split(","):
-        match = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', part)
-        if match:
-            return match.group(1)
-    return None
+def _auth(
+    instance_url: str, credentials: Credentials, session: requests.Session, clock: Clock
+) -> AuthBase:
+    if credentials.grant_type is None:
+        return basic_auth(credentials.user, credentials.password)
+    return OAuthToken(
+        f"{instance_url.rstrip('/')}/{TOKEN_PATH}",
+        credentials.token_form(),
+        settings=credentials.token_hint(),
+        session=session,
+        clock=clock,
+    )
 
 
 def updated_on(record: Mapping[str, Any]) -> str:
@@ -100,6 +152,8 @@ def updated_on(record: Mapping[str, Any]) -> str:
 
 
 class ServiceNowClient:
+    """Reads the Table API of one instance; `api` is the shared HTTP client underneath."""
+
     def __init__(
         self,
         instance_url: str,
@@ -108,67 +162,27 @@ class ServiceNowClient:
         page_size: int = 1000,
         retry: RetryPolicy | None = None,
         timeout_s: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
-        self.base = instance_url.rstrip("/")
-        self._auth = credentials.header()
-        self.user = credentials.user
-        self.page_size = page_size
-        self.retry = retry or RetryPolicy()
-        self.timeout_s = timeout_s
-        self._sleep = sleep
-        self.requests = 0
-
-    def _request(self, url: str) -> _Response:
-        request = urllib.request.Request(
-            url, headers={"Accept": "application/json", "Authorization": self._auth}
+        session = requests.Session()
+        self.api = ApiClient(
+            instance_url,
+            _auth(instance_url, credentials, session, clock),
+            credentials_hint=credentials.hint(),
+            retry=retry,
+            timeout_s=timeout_s,
+            sleep=sleep,
+            session=session,
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return _Response(response.status, dict(response.headers), response.read())
-        except urllib.error.HTTPError as error:
-            return _Response(error.code, dict(error.headers or {}), error.read() or b"")
+        self.page_size = page_size
 
-    def get(self, url: str, *, is_next_link: bool = False) -> _Response:
-        """GET with retries: 429 waits Retry-After (at least), 5xx and network errors back off."""
-        shown = url.split("?")[0]
-        for attempt in range(1, self.retry.max_attempts + 1):
-            self.requests += 1
-            try:
-                response = self._request(url)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                reason = getattr(error, "reason", error)
-                if attempt == self.retry.max_attempts:
-                    raise ServiceNowError(
-                        f"{shown}: unreachable ({reason})", transient=True
-                    ) from None
-                delay = self.retry.delay(attempt)
-                log.warning("%s unreachable (%s); retry %s in %.1fs", shown, reason, attempt, delay)
-                self._sleep(delay)
-                continue
-            status = response.status
-            if status == 200:
-                return response
-            if status in (401, 403):
-                raise ServiceNowError(
-                    f"{shown}: HTTP {status}, check the credentials of {self.user!r}"
-                )
-            if status == 410 or (status == 404 and is_next_link):
-                raise _ExpiredPage
-            if status == 429 or status >= 500:
-                if attempt == self.retry.max_attempts:
-                    raise ServiceNowError(
-                        f"{shown}: HTTP {status} after {attempt} attempts", transient=True
-                    )
-                retry_after = _seconds(response.headers.get("Retry-After"))
-                delay = self.retry.delay(attempt, retry_after)
-                log.warning("%s: HTTP %s; retry %s in %.1fs", shown, status, attempt, delay)
-                self._sleep(delay)
-                continue
-            raise ServiceNowError(f"{shown}: HTTP {status}: {response.body[:200]!r}")
-        raise ServiceNowError(f"{shown}: no answer")  # pragma: no cover - loop always returns
+    @property
+    def requests(self) -> int:
+        """Table API requests sent so far, retries included (token requests are not)."""
+        return self.api.requests
 
-    def _url(self, table: str, query: str, offset: int, fields: list[str] | None) -> str:
+    def _params(self, query: str, offset: int, fields: list[str] | None) -> dict[str, str]:
         params = {
             "sysparm_query": query,
             "sysparm_limit": str(self.page_size),
@@ -178,7 +192,7 @@ class ServiceNowClient:
         }
         if fields:
             params["sysparm_fields"] = ",".join(fields)
-        return f"{self.base}/api/now/table/{table}?{urllib.parse.urlencode(params)}"
+        return params
 
     def iter_records(
         self, table: str, since: str | None = None, fields: list[str] | None = None
@@ -205,33 +219,44 @@ class ServiceNowClient:
     ) -> Iterator[dict[str, Any]]:
         order = "ORDERBYsys_updated_on^ORDERBYsys_id"
         query = f"sys_updated_on>={since}^{order}" if since else order
+        path = f"api/now/table/{table}"
         offset = 0
-        url = self._url(table, query, offset, fields)
-        is_next = False
+        # The first page can only expire with 410; a 404 there means a wrong table.
+        response = self.api.get(path, params=self._params(query, offset, fields), allow=(410,))
         while True:
-            response = self.get(url, is_next_link=is_next)
-            try:
-                records = json.loads(response.body.decode("utf-8"))["result"]
-            except (ValueError, KeyError, TypeError) as error:
-                raise ServiceNowError(f"{table}: unexpected response ({error})") from None
+            if response.status_code in (404, 410):
+                raise _ExpiredPage
+            records = _result(table, response)
             yield from records
-            next_link = _next_link(response.headers)
-            total = _seconds(response.headers.get("X-Total-Count"))
             offset += self.page_size
+            next_link = response.links.get("next", {}).get("url")
+            total = _count(response.headers.get("X-Total-Count"))
             if next_link:
-                url, is_next = next_link, True
+                response = self.api.get(next_link, allow=(404, 410))
             elif (total is not None and offset < total) or (total is None and records):
-                url, is_next = self._url(table, query, offset, fields), True
+                response = self.api.get(
+                    path, params=self._params(query, offset, fields), allow=(404, 410)
+                )
             else:
                 return
+
+
+def _result(table: str, response: requests.Response) -> list[dict[str, Any]]:
+    try:
+        records = response.json()["result"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ServiceNowError(f"{table}: unexpected response ({error})") from None
+    if not isinstance(records, list):
+        raise ServiceNowError(f"{table}: unexpected response (result is not a list)")
+    return records
 
 
 def _plain(value: Any) -> Any:
     return value.get("value") if isinstance(value, dict) else value
 
 
-def _seconds(value: str | None) -> float | None:
+def _count(value: str | None) -> int | None:
     try:
-        return float(value) if value is not None else None
+        return int(value) if value is not None else None
     except ValueError:
         return None

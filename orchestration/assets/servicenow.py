@@ -20,7 +20,8 @@ SERVICENOW_PULL_KEY = dg.AssetKey(["landing", "servicenow_pull"])
     description=(
         "Incidents and requested items changed since the last pull (Table API, watermark per "
         "table) and a sys_user snapshot, written to landing/ exactly as a file drop would be. "
-        "Needs XMO_SERVICENOW_URL, XMO_SERVICENOW_USER and XMO_SERVICENOW_PASSWORD."
+        "Needs XMO_SERVICENOW_URL plus XMO_SERVICENOW_USER and _PASSWORD (Basic auth) or "
+        "XMO_SERVICENOW_CLIENT_ID and _SECRET (OAuth 2.0, see docs/sources.md)."
     ),
 )
 def servicenow_pull(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> dg.MaterializeResult:

@@ -52,6 +52,27 @@ def client_for(fake: FakeServiceNow, sleeps: Sleeps | None = None, **kwargs) -> 
     )
 
 
+def oauth_env(fake: FakeServiceNow, *, password_grant: bool = True, **overrides) -> dict:
+    env = {
+        "XMO_SERVICENOW_CLIENT_ID": fake.client_id,
+        "XMO_SERVICENOW_CLIENT_SECRET": fake.client_secret,
+    }
+    if password_grant:
+        env |= {"XMO_SERVICENOW_USER": fake.user, "XMO_SERVICENOW_PASSWORD": fake.password}
+    return env | overrides
+
+
+def oauth_client_for(fake: FakeServiceNow, env: dict, sleeps: Sleeps | None = None, **kwargs):
+    return ServiceNowClient(
+        fake.url,
+        Credentials.from_env(env),
+        page_size=4,
+        retry=RetryPolicy(max_attempts=4, base_delay_s=0.5),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        **kwargs,
+    )
+
+
 def pulled_ids(landing: Path) -> list[str]:
     return sorted(
         r["sys_id"]
@@ -129,6 +150,23 @@ def test_a_server_that_keeps_failing_stops_the_pull_and_keeps_the_watermark(tmp_
         pull_tickets(client_for(fake), tmp_path / "landing", state, tables=("incident",))
     assert load_watermarks(state) == {"incident": "2026-03-01 00:00:00"}
     assert not (tmp_path / "landing").exists()
+
+
+def test_an_unreachable_instance_backs_off_then_gives_up_as_transient(tmp_path):
+    with FakeServiceNow({}) as fake:
+        url = fake.url  # the port is closed once the fake has stopped
+    sleeps = Sleeps()
+    client = ServiceNowClient(
+        url,
+        Credentials("u", "p"),
+        retry=RetryPolicy(max_attempts=4, base_delay_s=0.5),
+        sleep=sleeps,
+    )
+    with pytest.raises(ServiceNowError, match="unreachable") as error:
+        list(client.iter_records("incident"))
+    assert error.value.transient
+    assert sleeps == [0.5, 1.0, 2.0]
+    assert client.requests == 4
 
 
 def test_credentials_come_from_the_environment_and_never_reach_logs_or_errors(tmp_path, caplog):
@@ -250,3 +288,141 @@ def test_the_same_records_via_file_drop_and_rest_pull_give_identical_raw_tables(
     from_drop = raw_tickets(dropped.parent / "wh.duckdb")
     assert len(from_drop) > 100
     assert raw_tickets(pulled.parent / "wh.duckdb") == from_drop
+
+
+# OAuth 2.0 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password_grant", [True, False], ids=["password", "client_credentials"])
+def test_an_oauth_pull_gets_a_bearer_token_and_fills_the_landing_zone(tmp_path, password_grant):
+    with FakeServiceNow({"incident": fifteen_incidents()}, client_id="xmo-client") as fake:
+        env = oauth_env(fake, password_grant=password_grant)
+        result = pull_tickets(
+            oauth_client_for(fake, env),
+            tmp_path / "landing",
+            tmp_path / "s.json",
+            tables=("incident",),
+        )
+
+    assert result.records == {"incident": 15}
+    assert pulled_ids(tmp_path / "landing") == [f"id{n:03d}" for n in range(15)]
+    expected_form = {
+        "grant_type": "password" if password_grant else "client_credentials",
+        "client_id": "xmo-client",
+        "client_secret": fake.client_secret,
+    }
+    if password_grant:
+        expected_form |= {"username": fake.user, "password": fake.password}
+    assert fake.token_requests == [expected_form]  # one token serves the whole pull
+    assert len(fake.requests) == 4 and fake.refused == 0
+
+
+def test_oauth_settings_come_from_the_environment_and_choose_the_grant():
+    basic = {"XMO_SERVICENOW_USER": "u", "XMO_SERVICENOW_PASSWORD": "p"}
+    client = {"XMO_SERVICENOW_CLIENT_ID": "c", "XMO_SERVICENOW_CLIENT_SECRET": "s3cr3t-Value"}
+    assert Credentials.from_env(basic).grant_type is None  # Basic auth stays the default
+    assert Credentials.from_env(client).grant_type == "client_credentials"
+    assert Credentials.from_env(client | basic).grant_type == "password"
+    assert "s3cr3t-Value" not in repr(Credentials.from_env(client))
+    with pytest.raises(ServiceNowError, match="XMO_SERVICENOW_CLIENT_SECRET"):
+        Credentials.from_env({"XMO_SERVICENOW_CLIENT_ID": "c"} | basic)
+    with pytest.raises(ServiceNowError, match="XMO_SERVICENOW_CLIENT_ID"):
+        Credentials.from_env({"XMO_SERVICENOW_CLIENT_SECRET": "s"})
+    with pytest.raises(ServiceNowError, match="XMO_SERVICENOW_PASSWORD"):
+        Credentials.from_env(client | {"XMO_SERVICENOW_USER": "u"})
+
+
+def test_a_token_that_expires_mid_pull_is_renewed_once_and_the_pull_completes(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    sleeps = Sleeps()
+    fake_instance = FakeServiceNow(
+        {"incident": fifteen_incidents()}, client_id="xmo-client", token_uses=2
+    )
+    with fake_instance as fake:
+        pull_tickets(
+            oauth_client_for(fake, oauth_env(fake), sleeps),
+            tmp_path / "landing",
+            tmp_path / "s.json",
+            tables=("incident",),
+        )
+
+    assert pulled_ids(tmp_path / "landing") == [f"id{n:03d}" for n in range(15)]
+    # 4 pages: the third is refused with the first token, and asked once more with a new one.
+    assert len(fake.token_requests) == 2
+    assert fake.refused == 1 and len(fake.requests) == 5
+    assert sleeps == []  # a renewal is not a backoff
+    secrets = [fake.client_secret, fake.password, *fake.issued]
+    assert not [secret for secret in secrets if secret in caplog.text]
+
+
+def test_a_token_is_renewed_shortly_before_it_expires(tmp_path):
+    readings = iter(range(0, 10_000, 30))  # every look at the clock is 30 s later
+
+    with FakeServiceNow(
+        {"incident": fifteen_incidents()}, client_id="xmo-client", expires_in=100
+    ) as fake:
+        client = oauth_client_for(fake, oauth_env(fake), clock=lambda: next(readings))
+        pull_tickets(client, tmp_path / "landing", tmp_path / "s.json", tables=("incident",))
+
+    assert pulled_ids(tmp_path / "landing") == [f"id{n:03d}" for n in range(15)]
+    # Fetched at 0 s and valid for 100 s: the request at 90 s (within the last tenth) renews it
+    # first, so the instance never had to refuse one.
+    assert len(fake.token_requests) == 2 and fake.refused == 0
+
+
+WRONG_SECRET = "Wr0ng-s3cret-value"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (401, {"error": "server_error", "error_description": "access_denied"}),
+        (400, {"error": "invalid_client", "error_description": "Client authentication failed"}),
+        (400, {"error": "invalid_client", "error_description": f"bad secret {WRONG_SECRET}"}),
+    ],
+    ids=["servicenow_401", "rfc6749_400", "echoing_the_secret"],
+)
+def test_a_wrong_client_secret_stops_at_once_naming_the_setting(tmp_path, caplog, refusal):
+    caplog.set_level(logging.DEBUG)
+    sleeps = Sleeps()
+    wrong = WRONG_SECRET
+    with FakeServiceNow(
+        {"incident": fifteen_incidents()}, client_id="xmo-client", token_refusal=refusal
+    ) as fake:
+        client = oauth_client_for(fake, oauth_env(fake, XMO_SERVICENOW_CLIENT_SECRET=wrong), sleeps)
+        with pytest.raises(ServiceNowError) as error:
+            pull_tickets(client, tmp_path / "landing", tmp_path / "s.json", tables=("incident",))
+
+    message = str(error.value)
+    assert "XMO_SERVICENOW_CLIENT_SECRET" in message and "oauth_token.do" in message
+    assert f"HTTP {refusal[0]}" in message and refusal[1]["error"] in message
+    assert "\n" not in message and not error.value.transient
+    # No retry storm: one token request, no table request, no waiting.
+    assert len(fake.token_requests) == 1 and fake.requests == [] and sleeps == []
+    assert wrong not in message and wrong not in caplog.text and fake.password not in message
+
+
+def test_a_token_refused_again_after_renewal_is_an_error_naming_the_client_settings(tmp_path):
+    with FakeServiceNow(
+        {"incident": fifteen_incidents()}, client_id="xmo-client", token_uses=0
+    ) as fake:
+        client = oauth_client_for(fake, oauth_env(fake))
+        with pytest.raises(ServiceNowError) as error:
+            list(client.iter_records("incident"))
+
+    message = str(error.value)
+    assert "HTTP 401" in message
+    assert "XMO_SERVICENOW_CLIENT_ID" in message and "XMO_SERVICENOW_CLIENT_SECRET" in message
+    assert not error.value.transient
+    assert len(fake.token_requests) == 2 and len(fake.requests) == 2  # renewed once, no more
+    assert not [token for token in fake.issued if token in message]
+
+
+def test_the_client_credentials_grant_refused_by_the_instance_says_it_must_be_allowed(tmp_path):
+    with FakeServiceNow(
+        {"incident": fifteen_incidents()}, client_id="xmo-client", client_credentials_enabled=False
+    ) as fake:
+        client = oauth_client_for(fake, oauth_env(fake, password_grant=False))
+        with pytest.raises(ServiceNowError, match="client-credentials grant: the instance must"):
+            list(client.iter_records("incident"))
+    assert len(fake.token_requests) == 1 and fake.requests == []
