@@ -90,7 +90,9 @@ class OAuthToken(AuthBase):
     The token is fetched on first use with the form-encoded `grant` and fetched again shortly
     before `expires_in` runs out, or when `renew()` says the server refused it. A refused token
     request is an `ApiError` naming `settings`; a 429 or 5xx from the endpoint is retried by
-    the client's policy like any other request.
+    the client's policy like any other request. The client authenticates in the form (its id
+    and secret in `grant`, RFC 6749 §2.3.1) or, with `client_auth=(id, secret)`, with HTTP
+    Basic auth on the token request, as servers such as Okta and Nexthink expect.
     """
 
     def __init__(
@@ -102,10 +104,12 @@ class OAuthToken(AuthBase):
         session: requests.Session | None = None,
         timeout_s: float = 30.0,
         clock: Clock = time.monotonic,
+        client_auth: tuple[str, str] | None = None,
     ) -> None:
         self.token_url = token_url
         self.settings = settings
         self._grant = dict(grant)
+        self._client_auth = client_auth
         self._session = session or requests.Session()
         self._timeout_s = timeout_s
         self._clock = clock
@@ -130,6 +134,7 @@ class OAuthToken(AuthBase):
             self.token_url,
             data=self._grant,
             headers={"Accept": "application/json"},
+            auth=basic_auth(*self._client_auth) if self._client_auth else None,
             timeout=self._timeout_s,
         )
         status = response.status_code
@@ -162,8 +167,10 @@ class OAuthToken(AuthBase):
 
     def _redacted(self, text: str) -> str:
         # Servers have been seen echoing a request field in the error; never show a secret.
-        for name in ("client_secret", "password"):
-            secret = self._grant.get(name)
+        secrets = [self._grant.get(name) for name in ("client_secret", "password")]
+        if self._client_auth:
+            secrets.append(self._client_auth[1])
+        for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
         return text

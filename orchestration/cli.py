@@ -67,11 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
 
     pull = sub.add_parser("pull", help="pull changed records from a source system into landing/")
-    pull.add_argument("system", choices=["servicenow"])
+    pull.add_argument("system", choices=["servicenow", "happysignals", "nexthink"])
     pull.add_argument(
         "--since",
         metavar="'YYYY-MM-DD HH:MM:SS'",
         help="first pull only: start here instead of at the beginning (UTC)",
+    )
+    pull.add_argument(
+        "--day",
+        dest="days",
+        type=_date,
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help="nexthink: the device day to pull (default: yesterday, UTC); may be repeated",
     )
 
     report = sub.add_parser("report", help="write a session pack from the published marts")
@@ -299,6 +308,12 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
+    if args.system == "nexthink":
+        return pull_nexthink(args, settings)
+    if args.days:
+        raise UsageError(f"--day is for `xmo pull nexthink`; {args.system} pulls what changed")
+    if args.system == "happysignals":
+        return pull_happysignals(args, settings)
     from ingestion.servicenow.client import Credentials, ServiceNowClient, ServiceNowError
     from ingestion.servicenow.pull import pull_directory, pull_tickets
 
@@ -326,6 +341,74 @@ def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {table:<12} {count:>8,} records")
     print(f"Watermarks: {tickets.watermarks} ({settings.servicenow_state_path})")
     print(f"Landing files written: {len(tickets.files) + len(directory.files)}")
+    return EXIT_OK
+
+
+def pull_happysignals(args: argparse.Namespace, settings: Settings) -> int:
+    """`xmo pull happysignals`: changed survey responses into landing/survey/<day>/."""
+    from ingestion.happysignals.client import ENV_TOKEN, HappySignalsError
+    from ingestion.mapping import MappingError
+    from orchestration.assets.happysignals import run_happysignals_pull
+
+    if not settings.happysignals_url:
+        raise UsageError(
+            "set XMO_HAPPYSIGNALS_URL (e.g. https://yourclient.eu.happysignals.com/api/v2)"
+        )
+    if not os.environ.get(ENV_TOKEN):
+        raise UsageError(f"set {ENV_TOKEN} to the API token HappySignals support issued")
+    since = None
+    if args.since is not None:
+        try:
+            since = datetime.strptime(args.since, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            raise UsageError(
+                f"--since must look like '2026-01-31 00:00:00': {args.since!r}"
+            ) from None
+    try:
+        result, requests = run_happysignals_pull(settings, since)
+    except HappySignalsError as exc:
+        print(f"xmo: HappySignals pull stopped: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except MappingError as exc:
+        raise UsageError(f"survey mapping: {exc}") from None
+    print(f"  responses    {result.records:>8,} records in {requests} requests")
+    for path in result.files:
+        print(f"  wrote {path}")
+    print(f"Watermark: {result.watermark or 'none yet'} ({settings.happysignals_state_path})")
+    print(f"Landing files written: {len(result.files)}")
+    return EXIT_OK
+
+
+def pull_nexthink(args: argparse.Namespace, settings: Settings) -> int:
+    """`xmo pull nexthink`: device days from the saved NQL query into landing/device/<day>/."""
+    from ingestion.mapping import MappingError
+    from ingestion.nexthink.client import NexthinkError
+    from orchestration.assets.nexthink import (
+        NexthinkDayError,
+        days_to_pull,
+        nexthink_settings,
+        run_nexthink_pull,
+    )
+
+    if args.since is not None:
+        raise UsageError("--since is not for nexthink: it pulls whole days (--day YYYY-MM-DD)")
+    try:
+        days = days_to_pull(settings, args.days)
+        connection = nexthink_settings(settings)
+    except (NexthinkError, NexthinkDayError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        results, requests = run_nexthink_pull(settings, connection, days)
+    except NexthinkError as exc:
+        print(f"xmo: Nexthink pull stopped: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except MappingError as exc:
+        raise UsageError(f"device mapping: {exc}") from None
+    print(f"  devices      {sum(r.rows for r in results):>8,} rows in {requests} requests")
+    for result in results:
+        print(f"  wrote {result.file} ({result.rows:,} rows)")
+    print(f"Query: {connection.query_id} on {connection.url}")
+    print(f"Landing files written: {len(results)}")
     return EXIT_OK
 
 

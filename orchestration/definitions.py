@@ -5,7 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
-from orchestration.assets.ingestion import build_raw_assets
+from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY, happysignals_pull
+from orchestration.assets.ingestion import PULL_KEYS, build_raw_assets
+from orchestration.assets.nexthink import NEXTHINK_PULL_KEY, nexthink_pull
 from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY, build_pack_assets
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
@@ -20,6 +22,8 @@ from orchestration.translator import XmoDbtTranslator
 
 PIPELINE_JOB = "xmo_pipeline"
 SERVICENOW_PULL_JOB = "servicenow_pull"
+HAPPYSIGNALS_PULL_JOB = "happysignals_pull"
+NEXTHINK_PULL_JOB = "nexthink_pull"
 WEEKLY_PACK_JOB = "xmo_weekly_pack"
 MONTHLY_PACK_JOB = "xmo_monthly_pack"
 
@@ -42,9 +46,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     packs = build_pack_assets(weekly_freshness(settings), monthly_freshness(settings))
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
-        # The pull talks to a remote instance; it runs as its own job before the daily run.
+        # A pull talks to a remote system; each runs as its own job before the daily run.
         selection=dg.AssetSelection.all(include_sources=False)
-        - dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
+        - dg.AssetSelection.assets(*PULL_KEYS),
         partitions_def=partitions,
         description=(
             "Load the selected extract dates, rebuild the dbt models, run every gate, "
@@ -55,6 +59,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         SERVICENOW_PULL_JOB,
         selection=dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
         description="Pull changed tickets and the directory from ServiceNow into landing/.",
+    )
+    happysignals = dg.define_asset_job(
+        HAPPYSIGNALS_PULL_JOB,
+        selection=dg.AssetSelection.assets(HAPPYSIGNALS_PULL_KEY),
+        description="Pull changed survey responses from HappySignals into landing/survey.",
+    )
+    nexthink = dg.define_asset_job(
+        NEXTHINK_PULL_JOB,
+        selection=dg.AssetSelection.assets(NEXTHINK_PULL_KEY),
+        description="Pull yesterday's device snapshots from Nexthink into landing/device.",
     )
     weekly = dg.define_asset_job(
         WEEKLY_PACK_JOB,
@@ -67,9 +81,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Write the monthly XMO session pack from the published marts.",
     )
     return dg.Definitions(
-        assets=[servicenow_pull, *raw_assets, dbt_models, publish, *packs],
+        assets=[
+            servicenow_pull,
+            happysignals_pull,
+            nexthink_pull,
+            *raw_assets,
+            dbt_models,
+            publish,
+            *packs,
+        ],
         asset_checks=gate_checks,
-        jobs=[pipeline, pull, weekly, monthly],
+        jobs=[pipeline, pull, happysignals, nexthink, weekly, monthly],
         # One process per run, for every job and for the runs of UI backfills and
         # materializations: the writers share one warehouse slot anyway, and a subprocess per
         # step would import the Definitions ~70 times per run.

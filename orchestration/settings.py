@@ -55,6 +55,18 @@ def _switch(raw: str) -> bool:
     ]
 
 
+def _token_encoding(raw: str) -> str:
+    if raw not in ("base64", "plain"):
+        raise ValueError(raw)
+    return raw
+
+
+def _nql_parameter(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", raw):
+        raise ValueError(raw)
+    return raw
+
+
 # The dbt targets of dbt_project/profiles.yml; the same models build on both.
 DBT_TARGETS = ("duckdb", "spark")
 
@@ -74,6 +86,23 @@ class Settings:
     pseudonym_salt: str
     dbt_target: str
     servicenow_url: str | None = None
+    # HappySignals API v2: the base URL up to /api/v2, and the parts its public description
+    # leaves open (docs/sources.md, "HappySignals pull"); the token is read only when pulling.
+    happysignals_url: str | None = None
+    happysignals_endpoint: str = "responses"
+    happysignals_updated_field: str = "updated_at"
+    happysignals_page_param: str = "page"
+    happysignals_token_encoding: str = "base64"
+    # Nexthink NQL API: the instance's API host and the saved query's id (docs/sources.md,
+    # "Nexthink pull"). The token URL, when empty, is derived from the host; the query id and
+    # API version are checked when pulling. `nexthink_day_parameter` names the NQL parameter
+    # the saved query takes the day from; without it the query describes yesterday and only
+    # yesterday can be pulled. The client id and secret are read only when pulling.
+    nexthink_url: str | None = None
+    nexthink_token_url: str | None = None
+    nexthink_query_id: str = "#xmo_device_day"
+    nexthink_api_version: str = "v1"
+    nexthink_day_parameter: str | None = None
     # Experience thresholds handed to dbt as vars (DESIGN §4 metric definitions).
     min_responses: int = 5
     baseline_weeks: int = 12
@@ -105,6 +134,28 @@ class Settings:
             # Credentials stay in the environment (XMO_SERVICENOW_USER / _PASSWORD), read only
             # by the client when it pulls, never copied into settings, logs or metadata.
             servicenow_url=env.get("XMO_SERVICENOW_URL") or None,
+            happysignals_url=env.get("XMO_HAPPYSIGNALS_URL") or None,
+            happysignals_endpoint=env.get("XMO_HAPPYSIGNALS_ENDPOINT") or "responses",
+            happysignals_updated_field=env.get("XMO_HAPPYSIGNALS_UPDATED_FIELD") or "updated_at",
+            happysignals_page_param=env.get("XMO_HAPPYSIGNALS_PAGE_PARAM") or "page",
+            happysignals_token_encoding=_parse(
+                env,
+                "XMO_HAPPYSIGNALS_TOKEN_ENCODING",
+                "base64",
+                _token_encoding,
+                "base64 or plain",
+            ),
+            nexthink_url=env.get("XMO_NEXTHINK_URL") or None,
+            nexthink_token_url=env.get("XMO_NEXTHINK_TOKEN_URL") or None,
+            nexthink_query_id=env.get("XMO_NEXTHINK_QUERY_ID") or "#xmo_device_day",
+            nexthink_api_version=env.get("XMO_NEXTHINK_API_VERSION") or "v1",
+            nexthink_day_parameter=_parse(
+                env,
+                "XMO_NEXTHINK_DAY_PARAMETER",
+                "",
+                lambda raw: _nql_parameter(raw) if raw else None,
+                "an NQL parameter name (letters, digits, _)",
+            ),
             min_responses=_parse(env, "XMO_MIN_RESPONSES", "5", _positive_int, "an integer ≥ 1"),
             baseline_weeks=_parse(env, "XMO_BASELINE_WEEKS", "12", _positive_int, "an integer ≥ 1"),
             timezone=_parse(env, "XMO_TIMEZONE", "UTC", _timezone, "an IANA time zone"),
@@ -135,6 +186,11 @@ class Settings:
     def servicenow_state_path(self) -> Path:
         """Watermarks of the ServiceNow pull, per table."""
         return self.data_dir / "state" / "servicenow_watermarks.json"
+
+    @property
+    def happysignals_state_path(self) -> Path:
+        """Watermark of the HappySignals pull, per endpoint."""
+        return self.data_dir / "state" / "happysignals_watermark.json"
 
     @property
     def mappings_dir(self) -> Path:

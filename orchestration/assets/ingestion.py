@@ -10,6 +10,8 @@ from ingestion.errors import LandingFileError
 from ingestion.loader import PartitionLoad, load_partitions
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
+from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY
+from orchestration.assets.nexthink import NEXTHINK_PULL_KEY
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY
 from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir
@@ -69,8 +71,18 @@ def _quarantine_metadata(loads: list[PartitionLoad]) -> dict[str, dg.MetadataVal
     }
 
 
-# Sources the ServiceNow pull writes landing files for (a file drop may write them too).
-PULLED_SOURCES = {"itsm", "directory"}
+# The pulls that write each source's landing files (a file drop may write them too); a raw
+# asset depends on its source's pulls, so lineage shows where the files came from.
+PULLED_BY: dict[str, tuple[dg.AssetKey, ...]] = {
+    "itsm": (SERVICENOW_PULL_KEY,),
+    "directory": (SERVICENOW_PULL_KEY,),
+    "survey": (HAPPYSIGNALS_PULL_KEY,),
+    "device": (NEXTHINK_PULL_KEY,),
+}
+# Every pull asset: each runs as its own job, outside the daily pipeline.
+PULL_KEYS: tuple[dg.AssetKey, ...] = tuple(
+    sorted({key for keys in PULLED_BY.values() for key in keys}, key=lambda k: k.path)
+)
 
 
 def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -83,7 +95,7 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         specs=[
             dg.AssetSpec(
                 raw_key,
-                deps=[SERVICENOW_PULL_KEY] if source.name in PULLED_SOURCES else [],
+                deps=list(PULLED_BY.get(source.name, ())),
                 group_name="ingestion",
                 kinds={"duckdb", "python"},
                 description=(

@@ -91,6 +91,138 @@ def test_pull_servicenow_writes_landing_files_and_a_watermark(data_dir, capsys, 
     assert (data_dir / "state" / "servicenow_watermarks.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({}, "_URL"),
+        ({"XMO_HAPPYSIGNALS_URL": "https://acme.eu.happysignals.com/api/v2"}, "_TOKEN"),
+    ],
+)
+def test_pull_happysignals_without_its_settings_says_which_to_set(
+    data_dir, capsys, monkeypatch, env, missing
+):
+    for name in ("XMO_HAPPYSIGNALS_URL", "XMO_HAPPYSIGNALS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["pull", "happysignals"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert f"set XMO_HAPPYSIGNALS{missing}" in error and "Traceback" not in error
+
+
+def test_pull_happysignals_writes_day_files_and_prints_the_watermark(data_dir, capsys, monkeypatch):
+    from tests.fakes.happysignals import FakeHappySignals
+
+    item = {
+        "id": "HS1",
+        "type": "proactive",
+        "topic": "laptop",
+        "created_at": "2026-03-02T08:00:00Z",
+        "updated_at": "2026-03-02T09:00:00Z",
+        "user_id": "E1",
+        "rating": 9,
+    }
+    with FakeHappySignals([item]) as fake:
+        monkeypatch.setenv("XMO_HAPPYSIGNALS_URL", fake.url)
+        monkeypatch.setenv("XMO_HAPPYSIGNALS_TOKEN", fake.token)
+        assert main(["pull", "happysignals", "--since", "2026-03-01 00:00:00"]) == 0
+        monkeypatch.setenv("XMO_HAPPYSIGNALS_TOKEN", "not-the-token")
+        assert main(["pull", "happysignals"]) == EXIT_RUN_FAILED
+    captured = capsys.readouterr()
+    assert "updated_at__gte=2026-02-28T23%3A55%3A00Z" in fake.requests[0]
+    assert "Watermark: 2026-03-02T09:00:00Z" in captured.out
+    assert "survey/2026-03-02/happysignals.csv" in captured.out
+    assert (data_dir / "landing/survey/2026-03-02/happysignals.csv").exists()
+    assert "HTTP 401" in captured.err and "check XMO_HAPPYSIGNALS_TOKEN" in captured.err
+    assert fake.token not in captured.out + captured.err
+    assert "not-the-token" not in captured.err
+
+
+NEXTHINK_ENV = (
+    "XMO_NEXTHINK_URL",
+    "XMO_NEXTHINK_TOKEN_URL",
+    "XMO_NEXTHINK_CLIENT_ID",
+    "XMO_NEXTHINK_CLIENT_SECRET",
+    "XMO_NEXTHINK_DAY_PARAMETER",
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({}, "XMO_NEXTHINK_URL, XMO_NEXTHINK_CLIENT_ID, XMO_NEXTHINK_CLIENT_SECRET"),
+        (
+            {"XMO_NEXTHINK_URL": "https://acme.api.eu.nexthink.cloud"},
+            "XMO_NEXTHINK_CLIENT_ID, XMO_NEXTHINK_CLIENT_SECRET",
+        ),
+        (
+            {
+                "XMO_NEXTHINK_URL": "https://acme.api.eu.nexthink.cloud",
+                "XMO_NEXTHINK_CLIENT_ID": "x",
+            },
+            "XMO_NEXTHINK_CLIENT_SECRET to",
+        ),
+        (
+            {
+                "XMO_NEXTHINK_URL": "https://proxy.example.com",
+                "XMO_NEXTHINK_CLIENT_ID": "x",
+                "XMO_NEXTHINK_CLIENT_SECRET": "Nx-S3cret",
+            },
+            "XMO_NEXTHINK_TOKEN_URL (not derivable",
+        ),
+    ],
+)
+def test_pull_nexthink_without_its_settings_names_them(data_dir, capsys, monkeypatch, env, missing):
+    for name in NEXTHINK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["pull", "nexthink"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert f"set {missing}" in error and "Traceback" not in error
+    assert "Nx-S3cret" not in error
+
+
+def test_pull_nexthink_of_another_day_needs_the_day_parameter(data_dir, capsys, monkeypatch):
+    for name in NEXTHINK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["pull", "nexthink", "--day", "2026-03-01"]) == EXIT_USAGE
+    assert "XMO_NEXTHINK_DAY_PARAMETER" in capsys.readouterr().err
+    assert main(["pull", "servicenow", "--day", "2026-03-01"]) == EXIT_USAGE
+    assert "--day is for `xmo pull nexthink`" in capsys.readouterr().err
+
+
+def test_pull_nexthink_writes_the_day_file_and_never_shows_the_secret(
+    data_dir, capsys, monkeypatch
+):
+    from tests.fakes.nexthink import FakeNexthink
+
+    headers = ["device_id", "employee_id", "device_type", "snapshot_date"]
+    rows = [["D000001", "E000001", "laptop", "2026-03-02"]]
+    for name in NEXTHINK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with FakeNexthink(headers, rows) as fake:
+        monkeypatch.setenv("XMO_NEXTHINK_URL", fake.url)
+        monkeypatch.setenv("XMO_NEXTHINK_TOKEN_URL", fake.token_url)
+        monkeypatch.setenv("XMO_NEXTHINK_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("XMO_NEXTHINK_CLIENT_SECRET", fake.client_secret)
+        monkeypatch.setenv("XMO_NEXTHINK_DAY_PARAMETER", "day")
+        assert main(["pull", "nexthink", "--day", "2026-03-02"]) == 0
+        monkeypatch.setenv("XMO_NEXTHINK_CLIENT_SECRET", "not-the-S3cret")
+        assert main(["pull", "nexthink", "--day", "2026-03-02"]) == EXIT_RUN_FAILED
+    captured = capsys.readouterr()
+    assert fake.requests[0]["body"] == {
+        "queryId": "#xmo_device_day",
+        "parameters": {"day": "2026-03-02"},
+    }
+    assert "device/2026-03-02/nexthink.csv (1 rows)" in captured.out
+    assert "Landing files written: 1" in captured.out
+    assert (data_dir / "landing/device/2026-03-02/nexthink.csv").exists()
+    assert "Nexthink pull stopped" in captured.err and "XMO_NEXTHINK_CLIENT_SECRET" in captured.err
+    assert fake.client_secret not in captured.out + captured.err
+    assert "not-the-S3cret" not in captured.out + captured.err
+
+
 def test_report_before_anything_was_published_says_what_to_run(data_dir, capsys):
     assert main(["report", "weekly"]) == EXIT_RUN_FAILED
     error = capsys.readouterr().err

@@ -26,6 +26,8 @@ def test_asset_keys_and_groups(graph):
     }
     assert groups == {
         "landing/servicenow_pull": "ingestion",
+        "landing/happysignals_pull": "ingestion",
+        "landing/nexthink_pull": "ingestion",
         "raw/survey_responses": "ingestion",
         "raw/itsm_tickets": "ingestion",
         "raw/directory_employees": "ingestion",
@@ -140,19 +142,37 @@ def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(gr
     job = defs.resolve_job_def(PIPELINE_JOB)
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert "landing/servicenow_pull" not in selected
+    assert not {s for s in selected if s.startswith("landing/")}
     assert {"reporting/xmo_reporting", "reports/weekly_pack", "reports/monthly_pack"} <= selected
-    pull = defs.resolve_job_def("servicenow_pull")
-    assert {k.to_user_string() for k in pull.asset_layer.selected_asset_keys} == {
-        "landing/servicenow_pull"
-    }
+    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull"):
+        pull = defs.resolve_job_def(name)
+        assert {k.to_user_string() for k in pull.asset_layer.selected_asset_keys} == {
+            f"landing/{name}"
+        }
+        assert pull.partitions_def is None
 
 
-def test_the_raw_ticket_and_directory_tables_are_fed_by_the_pull(graph):
+def test_the_raw_tables_are_fed_by_their_pulls(graph):
     _, asset_graph = graph
-    for table in ("itsm_tickets", "directory_employees"):
+    fed_by = {
+        "itsm_tickets": "servicenow_pull",
+        "directory_employees": "servicenow_pull",
+        "survey_responses": "happysignals_pull",
+        "device_snapshots": "nexthink_pull",
+    }
+    for table, pull in fed_by.items():
         parents = asset_graph.get(dg.AssetKey(["raw", table])).parent_keys
-        assert dg.AssetKey(["landing", "servicenow_pull"]) in parents
+        assert {key for key in parents if key.path[0] == "landing"} == {
+            dg.AssetKey(["landing", pull])
+        }
+
+
+def test_the_pulls_may_retry_transient_failures(graph):
+    defs, _ = graph
+    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull"):
+        job = defs.resolve_job_def(name)
+        policy = job.graph.node_named(f"landing__{name}").definition.retry_policy
+        assert policy is not None and policy.max_retries == 3, name
 
 
 def test_published_data_has_freshness_policies_and_the_rest_none(graph):

@@ -103,3 +103,53 @@ def test_the_duckdb_memory_limit_reaches_dbt_and_the_loads(tmp_path, monkeypatch
     with connect(tmp_path / "w.duckdb") as con:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert limit == "1.3 GiB"  # 1500 MB, as DuckDB reports it
+
+
+def test_happysignals_settings_have_documented_defaults_and_never_hold_the_token():
+    defaults = Settings.from_env({"XMO_HAPPYSIGNALS_TOKEN": "secret-T0ken"})
+    assert defaults.happysignals_url is None
+    assert (
+        defaults.happysignals_endpoint,
+        defaults.happysignals_updated_field,
+        defaults.happysignals_page_param,
+        defaults.happysignals_token_encoding,
+    ) == ("responses", "updated_at", "page", "base64")
+    assert "secret-T0ken" not in repr(defaults)
+    custom = Settings.from_env(
+        {
+            "XMO_HAPPYSIGNALS_URL": "https://acme.eu.happysignals.com/api/v2",
+            "XMO_HAPPYSIGNALS_ENDPOINT": "ticket-responses",
+            "XMO_HAPPYSIGNALS_UPDATED_FIELD": "modified",
+            "XMO_HAPPYSIGNALS_PAGE_PARAM": "p",
+            "XMO_HAPPYSIGNALS_TOKEN_ENCODING": "plain",
+        }
+    )
+    assert custom.happysignals_endpoint == "ticket-responses"
+    assert custom.happysignals_updated_field == "modified"
+    assert custom.happysignals_page_param == "p" and custom.happysignals_token_encoding == "plain"
+    assert custom.happysignals_state_path == custom.data_dir / "state/happysignals_watermark.json"
+    with pytest.raises(SettingsError, match="XMO_HAPPYSIGNALS_TOKEN_ENCODING='hex'"):
+        Settings.from_env({"XMO_HAPPYSIGNALS_TOKEN_ENCODING": "hex"})
+
+
+def test_nexthink_settings_have_documented_defaults_and_never_hold_the_credentials():
+    defaults = Settings.from_env(
+        {"XMO_NEXTHINK_CLIENT_ID": "xmo-pipeline", "XMO_NEXTHINK_CLIENT_SECRET": "Nx-S3cret"}
+    )
+    assert defaults.nexthink_url is None and defaults.nexthink_token_url is None
+    assert (defaults.nexthink_query_id, defaults.nexthink_api_version) == ("#xmo_device_day", "v1")
+    assert defaults.nexthink_day_parameter is None
+    assert "Nx-S3cret" not in repr(defaults) and "xmo-pipeline" not in repr(defaults)
+    custom = Settings.from_env(
+        {
+            "XMO_NEXTHINK_URL": "https://acme.api.eu.nexthink.cloud",
+            "XMO_NEXTHINK_QUERY_ID": "#xmo_devices",
+            "XMO_NEXTHINK_API_VERSION": "v2",
+            "XMO_NEXTHINK_DAY_PARAMETER": "day",
+        }
+    )
+    assert custom.nexthink_url == "https://acme.api.eu.nexthink.cloud"
+    assert (custom.nexthink_query_id, custom.nexthink_api_version) == ("#xmo_devices", "v2")
+    assert custom.nexthink_day_parameter == "day"
+    with pytest.raises(SettingsError, match="XMO_NEXTHINK_DAY_PARAMETER='\\$day'"):
+        Settings.from_env({"XMO_NEXTHINK_DAY_PARAMETER": "$day"})
