@@ -11,14 +11,13 @@ as a server that died mid-pull.
 from __future__ import annotations
 
 import base64
-import json
 import math
-import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.local_server import JsonHandler, LocalServer
 
 
 @dataclass
@@ -33,7 +32,7 @@ def _time(value: str) -> datetime:
 
 
 @dataclass
-class FakeHappySignals:
+class FakeHappySignals(LocalServer):
     items: list[dict[str, Any]]
     token: str = "hs-Api-T0ken-4f9c"
     endpoint: str = "responses"
@@ -48,10 +47,7 @@ class FakeHappySignals:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 if fake.dead_after is not None and len(fake.requests) > fake.dead_after:
@@ -69,35 +65,16 @@ class FakeHappySignals:
                 params = dict(urllib.parse.parse_qsl(url.query))
                 return self._send(200, fake.page(params))
 
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
         """The base URL a user sets, up to and including /api/v2."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v2"
+        return f"{self.root}/api/v2"
 
     @property
     def authorization(self) -> str:
         return f"Bearer {base64.b64encode(self.token.encode()).decode()}"
-
-    def __enter__(self) -> FakeHappySignals:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def page(self, params: dict[str, str]) -> Any:
         """One page of the items matching the `__gte` filter, in id order (1-based pages)."""

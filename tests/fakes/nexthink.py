@@ -20,11 +20,11 @@ import base64
 import csv
 import io
 import json
-import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.local_server import JsonHandler, LocalServer
 
 TOKEN_PATH = "/oauth2/default/v1/token"
 
@@ -36,7 +36,7 @@ class Fault:
 
 
 @dataclass
-class FakeNexthink:
+class FakeNexthink(LocalServer):
     headers: list[str]
     data: list[list[Any]]
     query_id: str = "#xmo_device_day"
@@ -61,10 +61,7 @@ class FakeNexthink:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 path = urllib.parse.urlsplit(self.path).path
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -136,43 +133,15 @@ class FakeNexthink:
                     answer["data"] = rows
                 return self._send(200, answer)
 
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = b"" if body is None else json.dumps(body).encode()
-                self._send_bytes(status, data, "application/json", headers)
-
-            def _send_bytes(
-                self,
-                status: int,
-                data: bytes,
-                content_type: str,
-                headers: dict[str, str] | None = None,
-            ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.root}"
 
     @property
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
-
-    def __enter__(self) -> FakeNexthink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def authorized(self, header: str) -> bool:
         token = header.removeprefix("Bearer ")

@@ -15,12 +15,11 @@ after `token_uses` requests (the instance answers 401 for it, as for an expired 
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.local_server import JsonHandler, LocalServer
 
 
 def _plain(value: Any) -> Any:
@@ -34,7 +33,7 @@ class Fault:
 
 
 @dataclass
-class FakeServiceNow:
+class FakeServiceNow(LocalServer):
     # table -> every version of every record (the fake serves the latest version <= now)
     versions: dict[str, list[dict[str, Any]]]
     user: str = "xmo-integration"
@@ -62,10 +61,7 @@ class FakeServiceNow:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 fault = fake.faults.get(len(fake.requests))
@@ -102,30 +98,11 @@ class FakeServiceNow:
                     return self._send(400, {"error": "invalid_request"})
                 return self._send(*fake.token_answer(form))
 
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeServiceNow:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.root}"
 
     def authorized(self, header: str) -> bool:
         if self.client_id is None:
