@@ -81,10 +81,11 @@ class Contract:
 
 def _text(name: str) -> str:
     """The staged text value with blanks read as missing."""
-    return f"nullif(trim({_quote(name)}), '')"
+    return f"nullif(trim({quote_identifier(name)}), '')"
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A column name as a SQL identifier, whatever characters an export's header holds."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -110,11 +111,11 @@ def keeps_native_type(f: Field, native_type: str) -> bool:
 # Validation computes each field's cleaned text and typed value once, as these columns, and the
 # rules and the insert read them: evaluating the casts once per rule cost most of a load.
 def _text_column(f: Field) -> str:
-    return _quote(f"__text_{f.name}")
+    return quote_identifier(f"__text_{f.name}")
 
 
 def _typed_column(f: Field) -> str:
-    return _quote(f"__typed_{f.name}")
+    return quote_identifier(f"__typed_{f.name}")
 
 
 def typed_value_sql(f: Field, text: str | None = None) -> str:
@@ -232,9 +233,9 @@ def validation_select_sql(
     )
     if earlier_rows is not None:
         same_row = " AND ".join(
-            [f"_earlier.{_quote(f.name)} = {_typed_column(f)}" for f in key_fields]
+            [f"_earlier.{quote_identifier(f.name)} = {_typed_column(f)}" for f in key_fields]
             + [
-                f"_earlier.{_quote(f.name)} IS NOT DISTINCT FROM {_typed_column(f)}"
+                f"_earlier.{quote_identifier(f.name)} IS NOT DISTINCT FROM {_typed_column(f)}"
                 for f in other_fields
             ]
         )
@@ -246,7 +247,7 @@ def validation_select_sql(
     reasons = ",\n        ".join(reason_exprs)
 
     def text_value(f: Field) -> str:
-        return _quote(f.name) if f.name in native else _text(f.name)
+        return quote_identifier(f.name) if f.name in native else _text(f.name)
 
     texts = ", ".join(f"{text_value(f)} AS {_text_column(f)}" for f in contract.fields)
     typed = ", ".join(
@@ -297,7 +298,7 @@ def validation_select_sql(
 
 def raw_table_ddl(contract: Contract, schema: str) -> str:
     """CREATE TABLE for the typed raw table of a contract, with lineage columns."""
-    cols = ",\n    ".join(f"{_quote(f.name)} {f.sql_type}" for f in contract.fields)
+    cols = ",\n    ".join(f"{quote_identifier(f.name)} {f.sql_type}" for f in contract.fields)
     return (
         f"CREATE TABLE IF NOT EXISTS {schema}.{contract.table} (\n    {cols},\n"
         "    _extract_date DATE NOT NULL,\n    _source_file VARCHAR NOT NULL,\n"
@@ -316,7 +317,7 @@ def added_columns_ddl(con: duckdb.DuckDBPyConnection, contract: Contract, schema
         ).fetchall()
     }
     return [
-        f"ALTER TABLE {schema}.{contract.table} ADD COLUMN {_quote(f.name)} {f.sql_type}"
+        f"ALTER TABLE {schema}.{contract.table} ADD COLUMN {quote_identifier(f.name)} {f.sql_type}"
         for f in contract.fields
         if f.name not in present
     ]
@@ -334,7 +335,7 @@ def quarantine_table_ddl(contract: Contract, schema: str) -> str:
 def typed_insert_sql(contract: Contract, schema: str, checked_table: str) -> str:
     """INSERT of the rows without a reason, converted to their types."""
     names = contract.field_names()
-    cols = ", ".join(_quote(n) for n in names)
+    cols = ", ".join(quote_identifier(n) for n in names)
     values = ", ".join(_typed_column(f) for f in contract.fields)
     return (
         f"INSERT INTO {schema}.{contract.table} ({cols}, _extract_date, _source_file, "

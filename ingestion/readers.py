@@ -20,7 +20,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestion.contracts import Contract, keeps_native_type, missing_required_columns
+from ingestion.contracts import (
+    Contract,
+    keeps_native_type,
+    missing_required_columns,
+    quote_identifier,
+)
 from ingestion.csv_files import CsvDocument, ragged_reason, read_csv_document
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping
@@ -66,7 +71,7 @@ def select_contract_columns(
         if original is None:
             parts.append(f'CAST(NULL AS VARCHAR) AS "{name}"')
             continue
-        quoted = '"' + original.replace('"', '""') + '"'
+        quoted = quote_identifier(original)
         if keeps_native_type(f, types.get(original, "VARCHAR")):
             parts.append(f'{quoted} AS "{name}"')
         else:
@@ -159,7 +164,7 @@ def stage_csv(
         f"FROM {_CSV_ROWS} AS t",
         {"file": str(path)},
     )
-    as_json = ", ".join(f"{sql_string(name)}, {_quoted(name)}" for name in header)
+    as_json = ", ".join(f"{sql_string(name)}, {quote_identifier(name)}" for name in header)
     return (
         f"(SELECT {sql_string(str(path))} AS _source_file, _source_line, "
         f"CAST(json_object({as_json}) AS VARCHAR) AS _raw_record FROM {_CSV_ROWS})"
@@ -247,10 +252,6 @@ def _csv_rows_by_records(
             "_raw_record": pa.array(raws, pa.string()),
         }
     )
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _unique_names(header: list[str]) -> list[str]:

@@ -55,21 +55,27 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "publish the marts when all blocking checks pass, and write the session packs."
         ),
     )
-    pull = dg.define_asset_job(
-        SERVICENOW_PULL_JOB,
-        selection=dg.AssetSelection.assets(SERVICENOW_PULL_KEY),
-        description="Pull changed tickets and the directory from ServiceNow into landing/.",
-    )
-    happysignals = dg.define_asset_job(
-        HAPPYSIGNALS_PULL_JOB,
-        selection=dg.AssetSelection.assets(HAPPYSIGNALS_PULL_KEY),
-        description="Pull changed survey responses from HappySignals into landing/survey.",
-    )
-    nexthink = dg.define_asset_job(
-        NEXTHINK_PULL_JOB,
-        selection=dg.AssetSelection.assets(NEXTHINK_PULL_KEY),
-        description="Pull yesterday's device snapshots from Nexthink into landing/device.",
-    )
+    # One job per pull: each talks to its own remote system, on its own schedule.
+    pulls = [
+        dg.define_asset_job(name, selection=dg.AssetSelection.assets(key), description=text)
+        for name, key, text in (
+            (
+                SERVICENOW_PULL_JOB,
+                SERVICENOW_PULL_KEY,
+                "Pull changed tickets and the directory from ServiceNow into landing/.",
+            ),
+            (
+                HAPPYSIGNALS_PULL_JOB,
+                HAPPYSIGNALS_PULL_KEY,
+                "Pull changed survey responses from HappySignals into landing/survey.",
+            ),
+            (
+                NEXTHINK_PULL_JOB,
+                NEXTHINK_PULL_KEY,
+                "Pull yesterday's device snapshots from Nexthink into landing/device.",
+            ),
+        )
+    ]
     weekly = dg.define_asset_job(
         WEEKLY_PACK_JOB,
         selection=dg.AssetSelection.assets(WEEKLY_PACK_KEY),
@@ -91,7 +97,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *packs,
         ],
         asset_checks=gate_checks,
-        jobs=[pipeline, pull, happysignals, nexthink, weekly, monthly],
+        jobs=[pipeline, *pulls, weekly, monthly],
         # One process per run, for every job and for the runs of UI backfills and
         # materializations: the writers share one warehouse slot anyway, and a subprocess per
         # step would import the Definitions ~70 times per run.

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.cli import execute_pipeline, main, summarize
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings
 from tests.fakes.happysignals import FakeHappySignals
+from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +41,6 @@ def as_api_item(row: dict[str, str]) -> dict:
         "comment": row["comment"] or None,
         "language": row["language"],
     }
-
-
-def query(path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_pulled_responses_are_loaded_staged_and_published(tmp_path, monkeypatch, capsys):

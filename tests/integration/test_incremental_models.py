@@ -28,6 +28,7 @@ from orchestration.settings import (
     Settings,
     stage_reference_seeds,
 )
+from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration
 
@@ -83,14 +84,6 @@ def tables(warehouse: Path, schema: str) -> dict[str, pd.DataFrame]:
         return {
             t: con.execute(f"SELECT * FROM {schema}.{t} ORDER BY ALL").df() for t in sorted(names)
         }
-    finally:
-        con.close()
-
-
-def query(warehouse: Path, sql: str, parameters: list) -> list[tuple]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute(sql, parameters).fetchall()
     finally:
         con.close()
 

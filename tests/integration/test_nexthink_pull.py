@@ -20,19 +20,12 @@ from orchestration.assets.nexthink import yesterday
 from orchestration.cli import execute_pipeline, main, summarize
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings
 from tests.fakes.nexthink import FakeNexthink
+from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration
 
 CONFIG = GeneratorConfig(employees=200, days=8, seed=17)  # no start: the timeline ends yesterday
 COLUMNS = [field.name for field in DEVICE.fields]
-
-
-def query(path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_pulled_device_day_is_loaded_staged_and_published(tmp_path, monkeypatch, capsys):

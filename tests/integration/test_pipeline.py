@@ -22,6 +22,7 @@ from orchestration.checks import build_gate_checks
 from orchestration.cli import execute_pipeline, summarize
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
 from quality.gates import MARTS
+from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +114,6 @@ def write_hand_extract(landing: Path) -> None:
             )
         # One ragged row (an export cut short) costs that row, not the day.
         handle.write("HAND7,ticket,INC9000001\r\n")
-
-
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,26 +12,18 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.cli import execute_pipeline, main, summarize
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings
 from tests.fakes.servicenow import FakeServiceNow
+from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration
 
 CONFIG = GeneratorConfig(employees=300, days=21, start=date(2026, 5, 4), seed=17)
 PULLED_DAYS = [CONFIG.start + timedelta(days=CONFIG.days - n) for n in range(7, 0, -1)]
-
-
-def query(path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_an_oauth_pull_lands_the_current_tickets_and_the_run_publishes_them(
