@@ -6,22 +6,17 @@ failed and why, and where to look (the run's page in the Dagster UI).
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from orchestration.partitions import extract_window_vars
+from reporting.notify import append_line, post_json
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -89,23 +84,8 @@ def deliver(alert: RunAlert, alerts_log: Path, webhook: str | None) -> list[str]
     The webhook body is Slack/Teams/Mattermost-compatible (`text`) and carries the fields too.
     A webhook that fails is reported, not raised: the line in the log is already written.
     """
-    alerts_log.parent.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    with alerts_log.open("a", encoding="utf-8") as handle:
-        handle.write(f"{stamp} {alert.text}\n")
+    append_line(alerts_log, alert.text)
     log.error(alert.text)
     if not webhook:
         return []
-    body = json.dumps({"text": alert.text, **asdict(alert)}).encode()
-    request = urllib.request.Request(
-        webhook, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-            if response.status >= 300:
-                return [f"webhook answered HTTP {response.status}"]
-    except urllib.error.HTTPError as error:
-        return [f"webhook answered HTTP {error.code}"]
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        return [f"webhook not reached: {getattr(error, 'reason', error)}"]
-    return []
+    return post_json(webhook, {"text": alert.text, **asdict(alert)})

@@ -1,7 +1,9 @@
 """Quality gates as asset checks: every GX gate of quality/gates.py on the table it guards.
 
-Each check is blocking: a failed check of ERROR severity stops everything downstream, the
-publication included. Which kinds warn instead is configuration (quality/gates.yml).
+Each gate is blocking: a failed check of ERROR severity stops everything downstream, the
+publication included. Which kinds warn instead is configuration (quality/gates.yml). One more
+check, `experience_drops_this_week`, only warns: it tells, before publication, what the
+experience-drop alerts will say after it.
 """
 
 import functools
@@ -34,6 +36,8 @@ from quality.gates import (
     weekly_happiness_distribution,
 )
 from quality.validation import data_docs_batch
+from reporting.experience_alerts import find_drops
+from reporting.marts import PublishedMarts
 
 
 def _latest_loaded_extract(instance: dg.DagsterInstance) -> date | None:
@@ -278,3 +282,59 @@ def build_gate_checks() -> list[dg.AssetChecksDefinition]:
     return [_mart_gates(spec) for spec in MARTS.values()] + [
         _raw_gates(source) for source in SOURCES
     ]
+
+
+WEEKLY_MART_KEY = dg.AssetKey(["marts", "service_experience_weekly"])
+EXPERIENCE_CHANGES_KEY = dg.AssetKey(["marts", "experience_changes"])
+
+
+def build_experience_drop_check() -> dg.AssetChecksDefinition:
+    """A warning on the weekly mart when a service's newest complete week got worse."""
+
+    @dg.asset_check(
+        asset=WEEKLY_MART_KEY,
+        name="experience_drops_this_week",
+        # Judged from the changes mart, so it runs once that is built too.
+        additional_deps=[EXPERIENCE_CHANGES_KEY],
+        # A drop is news about the services, not a defect of the data: it never stops publication.
+        blocking=False,
+        # Reads the working warehouse, which a writer in another run may hold locked.
+        pool=WAREHOUSE_POOL,
+    )
+    def experience_drops_this_week(
+        context: dg.AssetCheckExecutionContext, xmo: XmoDataDir
+    ) -> dg.AssetCheckResult:
+        """Warns when marts.experience_changes, in the working warehouse, holds significant
+        `worse` changes of the newest complete week (service × indicator × reference window):
+        what the experience-drop alerts will raise once the marts are published."""
+        try:
+            with PublishedMarts(xmo.settings_from_environment().models_path) as marts:
+                week, drops = find_drops(marts)
+        except Exception as exc:
+            # A check that cannot look is not a pass; it stays a warning like its verdicts.
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"could not read the experience changes: {exc}",
+                metadata={"error": f"{type(exc).__name__}: {exc}"},
+            )
+        lines = [drop.describe() for drop in drops]
+        context.log.info(f"experience_drops_this_week: {len(drops)} drop(s) in {week.label}")
+        return dg.AssetCheckResult(
+            passed=not drops,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{len(drops)} significant drop(s) in week {week.label}"
+                if drops
+                else f"no significant drops in week {week.label}"
+            ),
+            metadata={
+                "week": week.label,
+                "drops": len(drops),
+                "significant_drops": dg.MetadataValue.md(
+                    "\n".join(f"- {line}" for line in lines) or "no significant drops"
+                ),
+            },
+        )
+
+    return experience_drops_this_week

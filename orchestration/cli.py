@@ -163,6 +163,9 @@ class RunSummary:
     published: bool
     checks_passed: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)
+    # Warn-only verdicts that did not pass (an experience drop, an unusual distribution): news,
+    # not failures; they never hold publication back.
+    checks_warned: list[str] = field(default_factory=list)
     step_failures: list[str] = field(default_factory=list)
     quarantined: int = 0
     packs: list[str] = field(default_factory=list)
@@ -170,13 +173,20 @@ class RunSummary:
 
 def summarize(result: Any) -> RunSummary:
     """What a person needs from an in-process run: did it publish, and if not, why."""
+    import dagster as dg
+
     from orchestration.assets.reporting import PUBLISH_KEY
 
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     summary = RunSummary(success=result.success, published=PUBLISH_KEY in materialized)
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        (summary.checks_passed if evaluation.passed else summary.checks_failed).append(name)
+        if evaluation.passed:
+            summary.checks_passed.append(name)
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned.append(name)
+        else:
+            summary.checks_failed.append(name)
     # A run over many partitions records one materialization per partition, each carrying the
     # metadata of the whole step: count a step's quarantine once.
     counted: set[tuple[str | None, Any]] = set()
@@ -248,7 +258,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Run {result.run_id}: {'succeeded' if summary.success else 'FAILED'}")
     if summary.quarantined:
         print(f"Quarantined rows: {summary.quarantined:,} (see raw.quarantine_* in the warehouse)")
-    print(f"Checks passed: {len(summary.checks_passed)}, failed: {len(summary.checks_failed)}")
+    print(
+        f"Checks passed: {len(summary.checks_passed)}, warned: {len(summary.checks_warned)}, "
+        f"failed: {len(summary.checks_failed)}"
+    )
+    for name in summary.checks_warned:
+        print(f"  WARNING check {name}")
     for name in summary.checks_failed:
         print(f"  FAILED check {name}")
     for failure in summary.step_failures:

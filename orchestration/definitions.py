@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
+from orchestration.assets.experience_alerts import experience_alerts
 from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY, happysignals_pull
 from orchestration.assets.ingestion import PULL_KEYS, build_raw_assets
 from orchestration.assets.nexthink import NEXTHINK_PULL_KEY, nexthink_pull
 from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY, build_pack_assets
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
-from orchestration.checks import build_gate_checks
+from orchestration.checks import build_experience_drop_check, build_gate_checks
 from orchestration.partitions import daily_partitions
 from orchestration.policies import daily_freshness, monthly_freshness, weekly_freshness
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
@@ -28,6 +31,16 @@ WEEKLY_PACK_JOB = "xmo_weekly_pack"
 MONTHLY_PACK_JOB = "xmo_monthly_pack"
 
 
+def publication_gates(specs: Iterable[dg.AssetCheckSpec]) -> list[dg.AssetCheckKey]:
+    """Every blocking verdict on the raw data and the marts: publication re-reads them.
+
+    Warn-only checks (experience_drops_this_week) are not gates: they never hold data back.
+    """
+    return [
+        spec.key for spec in specs if spec.blocking and spec.asset_key.path[0] in ("raw", "marts")
+    ]
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_dbt_environment()
     project = dbt_project()
@@ -36,12 +49,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness = daily_freshness(settings)
     dbt_models = build_dbt_assets(project, XmoDbtTranslator(mart_freshness=freshness))
     gate_checks = build_gate_checks()
-    # Every blocking verdict on the raw data and the marts: publication re-reads them.
-    gates = [
-        spec.key
-        for spec in [*(s for c in gate_checks for s in c.check_specs), *dbt_models.check_specs]
-        if spec.blocking and spec.asset_key.path[0] in ("raw", "marts")
-    ]
+    checks = [*gate_checks, build_experience_drop_check()]
+    gates = publication_gates(
+        [*(spec for check in checks for spec in check.check_specs), *dbt_models.check_specs]
+    )
     publish = build_publish_asset(published_mart_keys(project), freshness, gates)
     packs = build_pack_assets(weekly_freshness(settings), monthly_freshness(settings))
     pipeline = dg.define_asset_job(
@@ -95,8 +106,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dbt_models,
             publish,
             *packs,
+            experience_alerts,
         ],
-        asset_checks=gate_checks,
+        asset_checks=checks,
         jobs=[pipeline, *pulls, weekly, monthly],
         # One process per run, for every job and for the runs of UI backfills and
         # materializations: the writers share one warehouse slot anyway, and a subprocess per

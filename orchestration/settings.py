@@ -112,7 +112,11 @@ class Settings:
     daily_run_at: time = time(6, 0)
     landing_settle_seconds: int = 300
     alert_webhook: str | None = None
+    # Experience-drop alerts go here; unset, they go to alert_webhook (experience_alerts_webhook).
+    experience_webhook: str | None = None
     ui_url: str = "http://127.0.0.1:3000"
+    # Base URL where reports/ is served; unset, alerts link to the packs as file:// URIs.
+    reports_url: str | None = None
     automation_on: bool = False
     # DuckDB's memory limit for the loads and dbt (it spills to disk beyond it).
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
@@ -164,9 +168,11 @@ class Settings:
                 env, "XMO_LANDING_SETTLE_SECONDS", "300", int, "a number of seconds"
             ),
             alert_webhook=env.get("XMO_ALERT_WEBHOOK") or None,
+            experience_webhook=env.get("XMO_EXPERIENCE_WEBHOOK") or None,
             ui_url=(
                 env.get("XMO_UI_URL") or f"http://127.0.0.1:{env.get('XMO_UI_PORT') or '3000'}"
             ).rstrip("/"),
+            reports_url=(env.get("XMO_REPORTS_URL") or "").rstrip("/") or None,
             automation_on=_parse(env, "XMO_AUTOMATION", "off", _switch, "on or off"),
             duckdb_memory_limit=_parse(
                 env, MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT, _memory_size, "a size such as 3GB"
@@ -236,6 +242,21 @@ class Settings:
     def alerts_log(self) -> Path:
         """One line per failed run, whatever else alerting does (a webhook)."""
         return self.data_dir / "alerts" / "alerts.log"
+
+    @property
+    def experience_alerts_log(self) -> Path:
+        """One line per experience-drop alert, written once (reporting/experience_alerts.py)."""
+        return self.data_dir / "alerts" / "experience.log"
+
+    @property
+    def experience_alerts_ledger(self) -> Path:
+        """The experience-drop alerts already raised, so that a re-run does not repeat them."""
+        return self.data_dir / "alerts" / "experience_alerted.json"
+
+    @property
+    def experience_alerts_webhook(self) -> str | None:
+        """Where experience-drop alerts are posted: their own webhook, else the run alerts'."""
+        return self.experience_webhook or self.alert_webhook
 
     @property
     def raw_parquet_dir(self) -> Path:

@@ -47,8 +47,20 @@ EXPERIENCE_RANGES = {
     "total_lost_hours": NON_NEGATIVE,
     "responses": NON_NEGATIVE,
     "tickets_resolved": NON_NEGATIVE,
+    "happiness_ci_low": SCORE,
+    "happiness_ci_high": SCORE,
+    "lost_time_ci_low": NON_NEGATIVE,
+    "lost_time_ci_high": NON_NEGATIVE,
 }
-LOW_SAMPLE_NULLS = ("happiness_score", "avg_lost_time_minutes", "total_lost_hours")
+LOW_SAMPLE_NULLS = (
+    "happiness_score",
+    "avg_lost_time_minutes",
+    "total_lost_hours",
+    "happiness_ci_low",
+    "happiness_ci_high",
+    "lost_time_ci_low",
+    "lost_time_ci_high",
+)
 
 # Totals in the warehouse that published marts must add up to (reconciliation gates).
 STAGING_TOTALS = {
@@ -126,10 +138,31 @@ MARTS: dict[str, MartSpec] = {
                 "happiness_score": SCORE,
                 "avg_lost_time_minutes": NON_NEGATIVE,
                 "total_lost_hours": NON_NEGATIVE,
+                "happiness_ci_low": SCORE,
+                "happiness_ci_high": SCORE,
+                "lost_time_ci_low": NON_NEGATIVE,
+                "lost_time_ci_high": NON_NEGATIVE,
             },
             freshness_column="month_start",
             reconcile={"responses": "proactive_responses"},
             low_sample_nulls=LOW_SAMPLE_NULLS,
+        ),
+        MartSpec(
+            "experience_changes",
+            ("service_id", "week_start", "indicator", "reference_kind"),
+            ("value", "reference_value", "delta", "minimum_detectable_change", "is_significant"),
+            ranges={
+                "n": NON_NEGATIVE,
+                "reference_n": NON_NEGATIVE,
+                "p_value": RATE,
+                "q_value": RATE,
+                "minimum_detectable_change": NON_NEGATIVE,
+            },
+            accepted={
+                "indicator": ("happiness_score", "avg_lost_time_minutes"),
+                "reference_kind": ("previous_4_weeks", "baseline"),
+                "direction": ("better", "worse"),
+            },
         ),
         MartSpec(
             "xla_baseline",

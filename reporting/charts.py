@@ -6,10 +6,24 @@ from collections.abc import Sequence
 from html import escape
 
 WIDTH, HEIGHT, PAD = 220, 56, 6
+CAP = 2  # half-width of a whisker's caps
 
 
 def _fmt(value: float) -> str:
     return f"{value:.1f}"
+
+
+def _whisker(x: float, bottom: float, top: float, title: str) -> str:
+    """A vertical line from `bottom` to `top` with a short cap at each end."""
+    lines = [(x, x, bottom, top), (x - CAP, x + CAP, bottom, bottom), (x - CAP, x + CAP, top, top)]
+    return (
+        f'<g class="ci"><title>{escape(title)}</title>'
+        + "".join(
+            f'<line x1="{_fmt(x1)}" x2="{_fmt(x2)}" y1="{_fmt(y1)}" y2="{_fmt(y2)}"/>'
+            for x1, x2, y1, y2 in lines
+        )
+        + "</g>"
+    )
 
 
 def trend(
@@ -19,14 +33,20 @@ def trend(
     reference_label: str = "target",
     low: float = -100.0,
     high: float = 100.0,
+    intervals: Sequence[tuple[float, float] | None] | None = None,
 ) -> str:
     """A sparkline of `values` (None = no figure that period: a gap, not a zero).
 
-    `reference` draws a dashed line (the target). The scale is fixed (e.g. -100..100 for
-    happiness) so sparklines of different services compare at a glance.
+    `reference` draws a dashed line (the target). `intervals` (one per value, None where there
+    is none) draw each point's 95 % interval as a whisker. The scale is fixed (e.g. -100..100 for
+    happiness) so sparklines of different services compare at a glance; it widens only to keep
+    a whisker whole.
     """
     if not values:
         return ""
+    whiskers = list(intervals or [None] * len(values))
+    bounds = [bound for pair in whiskers if pair is not None for bound in pair]
+    low, high = min([low, *bounds]), max([high, *bounds])
     step = (WIDTH - 2 * PAD) / max(len(values) - 1, 1)
 
     def y(value: float) -> float:
@@ -54,6 +74,16 @@ def trend(
         segment.append(f"{_fmt(PAD + i * step)},{_fmt(y(value))}")
     if segment:
         segments.append(segment)
+    parts.extend(
+        _whisker(
+            PAD + i * step,
+            y(pair[0]),
+            y(pair[1]),
+            f"{label}: 95 % interval {pair[0]:.1f} … {pair[1]:.1f}",
+        )
+        for i, (pair, label) in enumerate(zip(whiskers, labels, strict=True))
+        if pair is not None
+    )
     parts.extend(
         f'<polyline points="{" ".join(points)}" class="line"/>'
         for points in segments

@@ -1,52 +1,49 @@
-"""The page both packs share: inline CSS, escaped cells, formatted figures."""
+"""What both packs share: the Jinja2 environment that renders them and the figures' formats.
+
+Python computes and formats; the templates in reporting/templates present. Autoescaping is on,
+so a service name or factor reaches the page as text; only chart SVG, whose text the chart
+helpers escape themselves, is marked safe (`chart`).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
+from typing import Any
 
-CSS = """
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: #1f2933; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
-h1 { font-size: 24px; margin-bottom: 0; } h2 { font-size: 18px; margin-top: 32px;
-     border-bottom: 2px solid #e4e7eb; padding-bottom: 4px; }
-.meta { color: #616e7c; margin-top: 4px; }
-table { border-collapse: collapse; margin: 8px 0 4px; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #e4e7eb; text-align: right; }
-th { background: #f5f7fa; font-weight: 600; } td.text, th.text { text-align: left; }
-.low { color: #9aa5b1; font-style: italic; } .note { color: #616e7c; font-size: 13px; }
-.up { color: #1a7f37; } .down { color: #b42318; }
-.green { background: #d3f9d8; } .amber { background: #fff3bf; } .red { background: #ffc9c9; }
-.insufficient_data { background: #f1f3f5; color: #868e96; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 9px; font-size: 12px; }
-.warn { background: #fff3bf; } .melon { background: #ffc9c9; }
-svg text { font-size: 11px; fill: #3e4c59; }
-svg .line { fill: none; stroke: #3b5bdb; stroke-width: 1.6; } svg .dot { fill: #3b5bdb; }
-svg .gap { fill: #ced4da; } svg .ref { stroke: #e8590c; stroke-dasharray: 4 3; }
-svg .bar { fill: #748ffc; }
-"""
+import jinja2
+from markupsafe import Markup
+
+# PackageLoader finds the templates both in the source tree and in an installed wheel
+# (pyproject.toml ships reporting/templates as package data).
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("reporting", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
-def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
+def render(template: str, **context: Any) -> str:
+    """A whole pack page; `context` holds formatted figures, never data to compute from."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join(sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f'<h1>{escape(title)}</h1><p class="meta">{escape(subtitle)} · generated {generated} '
-        "from the published marts</p>\n"
-        f"{body}\n</body></html>\n"
-    )
+    return _TEMPLATES.get_template(template).render(generated=generated, **context)
 
 
-def section(heading: str, *content: str) -> str:
-    return f"<section><h2>{escape(heading)}</h2>{''.join(content)}</section>"
+def chart(svg: str) -> Markup:
+    """An inline SVG from reporting.charts, whose labels the chart helpers have escaped."""
+    return Markup(svg)
 
 
-def note(text: str) -> str:
-    return f'<p class="note">{escape(text)}</p>'
+@dataclass(frozen=True)
+class Figure:
+    """A formatted figure with the class that marks it: `low`, `up` (better), `down` (worse)."""
+
+    text: str
+    css: str = ""
+    title: str = ""
 
 
 def missing(value: object) -> bool:
@@ -64,40 +61,85 @@ def percent(value: object) -> str:
     return "–" if missing(value) else f"{float(value) * 100:.0f} %"
 
 
-def low_sample(responses: object) -> str:
+def interval(
+    value: object, low: object, high: object, digits: int = 1, unit: str = "", signed=False
+) -> str:
+    """A figure with its 95 % interval, "+48.0 (41.2 … 54.8)"; the figure alone without one."""
+    shown = number(value, digits, unit, signed)
+    if missing(value) or missing(low) or missing(high):
+        return shown
+    return f"{shown} ({number(low, digits)} … {number(high, digits)})"
+
+
+def plus_minus(value: object, unit: str, digits: int = 0) -> str:
+    """A half-width such as a minimum detectable change, "±12 pts"."""
+    return "–" if missing(value) else f"±{float(value):,.{digits}f}{unit}"
+
+
+def low_sample(responses: object) -> Figure:
     """What a cell with too few answers shows instead of a figure (never a zero)."""
     count = 0 if missing(responses) else int(responses)
-    return f'<span class="low">low sample (n={count})</span>'
+    return Figure(f"low sample (n={count})", "low")
 
 
 def delta(
     value: object, digits: int = 1, unit: str = "", higher_is_better: bool | None = True
-) -> str:
+) -> Figure | str:
     """A signed change, green when better and red when worse (uncoloured when neither)."""
     if missing(value):
         return "–"
     better = (float(value) > 0) == higher_is_better
     css = "" if float(value) == 0 or higher_is_better is None else ("up" if better else "down")
-    return f'<span class="{css}">{float(value):+,.{digits}f}{unit}</span>'
+    return Figure(f"{float(value):+,.{digits}f}{unit}", css)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], text_columns: int = 1) -> str:
-    """Cells are HTML already (callers escape text with `cell`); the first columns are text."""
-    head = "".join(
-        f'<th class="{"text" if i < text_columns else ""}">{escape(h)}</th>'
-        for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"text" if i < text_columns else ""}">{value}</td>'
-            for i, value in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@dataclass(frozen=True)
+class Indicator:
+    """How an indicator's figures read: label, digits and unit; a share shows as a percentage."""
+
+    label: str
+    digits: int = 1
+    unit: str = ""
+    signed: bool = False
+    is_share: bool = False
+    # The unit of a ± on the indicator's scale (a minimum detectable change).
+    noise_unit: str = ""
+
+    def show(self, value: Any) -> str:
+        if self.is_share:
+            return percent(value)
+        return number(value, self.digits, self.unit, self.signed)
+
+    def with_interval(self, value: Any, low: Any, high: Any) -> str:
+        if self.is_share or missing(low) or missing(high):
+            return self.show(value)
+        return interval(value, low, high, self.digits, self.unit, self.signed)
+
+    def noise(self, half_width: Any) -> str:
+        return plus_minus(half_width, self.noise_unit)
+
+    def change(self, value: Any, higher_is_better: bool) -> Figure | str:
+        if self.is_share:
+            value = None if missing(value) else value * 100
+            return delta(value, 0, " pts", higher_is_better)
+        return delta(value, self.digits, self.unit, higher_is_better)
 
 
-def cell(text: object) -> str:
-    return escape("" if missing(text) else str(text))
+INDICATORS = {
+    "happiness_score": Indicator("Happiness", signed=True, noise_unit=" pts"),
+    "avg_lost_time_minutes": Indicator("Lost time / answer", 0, " min", noise_unit=" min"),
+    "response_rate": Indicator("Response rate", is_share=True),
+    "mttr_hours": Indicator("MTTR", 1, " h"),
+    "sla_attainment": Indicator("SLA met", is_share=True),
+    "reopen_rate": Indicator("Reopen rate", is_share=True),
+    "dex_score": Indicator("DEX"),
+}
+
+
+def service(name: object, service_id: object, badge: str = "") -> dict[str, str]:
+    """A service as every table names it: its name, then its id in small print."""
+    return {
+        "name": "" if missing(name) else str(name),
+        "id": "" if missing(service_id) else str(service_id),
+        "badge": badge,
+    }

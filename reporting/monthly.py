@@ -3,51 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from reporting.html import cell, delta, missing, note, number, page, percent, section, table
+from reporting.html import INDICATORS, Figure, missing, render, service
 from reporting.marts import PublishedMarts
 from reporting.periods import Period
 
-
-@dataclass(frozen=True)
-class Indicator:
-    label: str
-    digits: int = 1
-    unit: str = ""
-    signed: bool = False
-    is_share: bool = False
-
-    def show(self, value: Any) -> str:
-        if self.is_share:
-            return percent(value)
-        return number(value, self.digits, self.unit, self.signed)
-
-    def change(self, value: Any, higher_is_better: bool) -> str:
-        if self.is_share:
-            value = None if missing(value) else value * 100
-            return delta(value, 0, " pts", higher_is_better)
-        return delta(value, self.digits, self.unit, higher_is_better)
-
-
-INDICATORS = {
-    "happiness_score": Indicator("Happiness", signed=True),
-    "avg_lost_time_minutes": Indicator("Lost time / answer", 0, " min"),
-    "response_rate": Indicator("Response rate", is_share=True),
-    "mttr_hours": Indicator("MTTR", 1, " h"),
-    "sla_attainment": Indicator("SLA met", is_share=True),
-    "reopen_rate": Indicator("Reopen rate", is_share=True),
-    "dex_score": Indicator("DEX"),
-}
 STATUS_LABEL = {
     "green": "on target",
     "amber": "within tolerance",
     "red": "off target",
     "insufficient_data": "low sample",
 }
+COMPARED = ("happiness_score", "avg_lost_time_minutes", "sla_attainment", "mttr_hours")
+FIRST_MONTH = ("happiness_score", "avg_lost_time_minutes", "sla_attainment")
 MOVERS = 5
+
+Intervals = dict[tuple[str, date], tuple[Any, Any]]
 
 
 @dataclass
@@ -60,7 +35,7 @@ class MonthlyPack:
 
 
 def _scorecard(marts: PublishedMarts, month: Period) -> pd.DataFrame:
-    return marts.frame(
+    frame = marts.frame(
         "SELECT c.*, s.service_name, s.xm_scope_start FROM marts.xla_scorecard c "
         "JOIN marts.dim_service s USING (service_id) "
         # This month: the services in scope; last month: every service, for the comparison.
@@ -68,173 +43,160 @@ def _scorecard(marts: PublishedMarts, month: Period) -> pd.DataFrame:
         "ORDER BY c.service_id, c.indicator",
         [month.start, month.previous().start],
     )
+    frame["month_start"] = pd.to_datetime(frame["month_start"]).dt.date
+    return frame
 
 
-def _service(row: Any) -> str:
-    return f"{cell(row.service_name)} <small>{cell(row.service_id)}</small>"
+def _happiness_intervals(marts: PublishedMarts, month: Period) -> Intervals:
+    """The 95 % interval of each service's monthly happiness, this month and the one before."""
+    frame = marts.frame(
+        "SELECT service_id, month_start, happiness_ci_low, happiness_ci_high "
+        "FROM marts.service_experience_monthly WHERE month_start IN (?, ?)",
+        [month.start, month.previous().start],
+    )
+    frame["month_start"] = pd.to_datetime(frame["month_start"]).dt.date
+    return {
+        (r.service_id, r.month_start): (r.happiness_ci_low, r.happiness_ci_high)
+        for r in frame.itertuples()
+    }
 
 
-def _scorecard_section(current: pd.DataFrame, indicators: list[str]) -> str:
+def _shown(r: Any, intervals: Intervals) -> str:
+    """A scorecard figure as it reads; a month's happiness with its 95 % interval."""
+    low, high = (None, None)
+    if r.indicator == "happiness_score":
+        low, high = intervals.get((r.service_id, r.month_start), (None, None))
+    return INDICATORS[r.indicator].with_interval(r.actual, low, high)
+
+
+def _actual(r: Any, intervals: Intervals) -> Figure | str:
+    return Figure("low sample", "low") if r.status == "insufficient_data" else _shown(r, intervals)
+
+
+def _scorecard_rows(current: pd.DataFrame, indicators: list[str], intervals: Intervals) -> list:
     rows = []
-    for _, group in current.groupby("service_id", sort=True):
+    for sid, group in current.groupby("service_id", sort=True):
         by_indicator = {r.indicator: r for r in group.itertuples()}
-        first = group.iloc[0]
-        row = [f"{cell(first.service_name)} <small>{cell(first.service_id)}</small>"]
+        cells = []
         for name in indicators:
             r = by_indicator.get(name)
             if r is None:
-                row.append("–")
+                cells.append(None)
                 continue
-            shown = (
-                '<span class="low">low sample</span>'
-                if r.status == "insufficient_data"
-                else INDICATORS[name].show(r.actual)
-            )
             indicator = INDICATORS[name]
-            title = (
-                f"{STATUS_LABEL.get(r.status, r.status)}; target {indicator.show(r.target)}, "
-                f"baseline {indicator.show(r.baseline_value)}"
+            cells.append(
+                {
+                    "status": r.status,
+                    "shown": _actual(r, intervals),
+                    "title": f"{STATUS_LABEL.get(r.status, r.status)}; target "
+                    f"{indicator.show(r.target)}, baseline {indicator.show(r.baseline_value)}",
+                }
             )
-            row.append(f'<span class="badge {cell(r.status)}" title="{cell(title)}">{shown}</span>')
-        rows.append(row)
-    legend = " ".join(
-        f'<span class="badge {status}">{label}</span>' for status, label in STATUS_LABEL.items()
-    )
-    return section(
-        "XLA scorecard",
-        table(["Service", *(INDICATORS[name].label for name in indicators)], rows),
-        f'<p class="note">{legend} — amber: misses the target by no more than its tolerance.</p>',
-    )
+        rows.append({"service": service(group.iloc[0].service_name, sid), "cells": cells})
+    return rows
 
 
-def _comparison_section(current: pd.DataFrame, previous: pd.DataFrame, month: Period) -> str:
-    before = {(r.service_id, r.indicator): r.actual for r in previous.itertuples()}
+def _comparison_rows(current: pd.DataFrame, before: dict, intervals: Intervals) -> list[dict]:
     rows = []
     for r in current.itertuples():
-        if r.indicator not in (
-            "happiness_score",
-            "avg_lost_time_minutes",
-            "sla_attainment",
-            "mttr_hours",
-        ):
+        if r.indicator not in COMPARED:
             continue
         indicator = INDICATORS[r.indicator]
         last = before.get((r.service_id, r.indicator))
-        mom = None if missing(r.actual) or missing(last) else r.actual - last
+        last_actual = None if last is None else last.actual
+        mom = None if missing(r.actual) or missing(last_actual) else r.actual - last_actual
         rows.append(
-            [
-                _service(r),
-                cell(indicator.label),
-                '<span class="low">low sample</span>'
-                if r.status == "insufficient_data"
-                else indicator.show(r.actual),
-                indicator.show(last),
-                indicator.change(mom, bool(r.higher_is_better)),
-                indicator.show(r.baseline_value),
-                indicator.change(r.delta_vs_baseline, bool(r.higher_is_better)),
-            ]
+            {
+                "service": service(r.service_name, r.service_id),
+                "indicator": indicator.label,
+                "this_month": _actual(r, intervals),
+                "last_month": "–" if last is None else _shown(last, intervals),
+                "change": indicator.change(mom, bool(r.higher_is_better)),
+                "baseline": indicator.show(r.baseline_value),
+                "vs_baseline": indicator.change(r.delta_vs_baseline, bool(r.higher_is_better)),
+            }
         )
-    return section(
-        "Month over month and against baseline",
-        table(
-            [
-                "Service",
-                "Indicator",
-                f"{month.start:%b %Y}",
-                f"{month.previous().start:%b %Y}",
-                "Change",
-                "Baseline",
-                "vs baseline",
-            ],
-            rows,
-            2,
-        ),
-    )
+    return rows
 
 
-def _new_services_section(current: pd.DataFrame, month: Period) -> tuple[str, list[str]]:
+def _joined(current: pd.DataFrame, month: Period) -> pd.DataFrame:
+    """The scorecard rows of the services that joined the XM scope during `month`."""
     scope_start = pd.to_datetime(current["xm_scope_start"]).dt.date
-    joined = current[(scope_start >= month.start) & (scope_start <= month.end)]
-    rows = [
-        [
-            _service(r),
-            cell(INDICATORS[r.indicator].label),
-            '<span class="low">low sample</span>'
-            if r.status == "insufficient_data"
-            else INDICATORS[r.indicator].show(r.actual),
-            INDICATORS[r.indicator].show(r.baseline_value),
-            INDICATORS[r.indicator].change(r.delta_vs_baseline, bool(r.higher_is_better)),
-        ]
+    return current[(scope_start >= month.start) & (scope_start <= month.end)]
+
+
+def _new_service_rows(joined: pd.DataFrame, intervals: Intervals) -> list[dict]:
+    return [
+        {
+            "service": service(r.service_name, r.service_id),
+            "indicator": INDICATORS[r.indicator].label,
+            "first_month": _actual(r, intervals),
+            "baseline": INDICATORS[r.indicator].show(r.baseline_value),
+            "vs_baseline": INDICATORS[r.indicator].change(
+                r.delta_vs_baseline, bool(r.higher_is_better)
+            ),
+        }
         for r in joined.itertuples()
-        if r.indicator in ("happiness_score", "avg_lost_time_minutes", "sla_attainment")
+        if r.indicator in FIRST_MONTH
     ]
-    services = sorted(set(joined.service_id))
-    content = (
-        table(["Service", "Indicator", "First month", "Baseline", "vs baseline"], rows, 2)
-        if rows
-        else note(f"No service joined the XM scope in {month.start:%B %Y}.")
-    )
-    return section("Services newly in scope: first month against baseline", content), services
 
 
-def _movers_section(current: pd.DataFrame, previous: pd.DataFrame) -> str:
-    before = {(r.service_id, r.indicator): r.actual for r in previous.itertuples()}
+def _movers(current: pd.DataFrame, before: dict, intervals: Intervals) -> dict[str, list]:
     moves = []
     for r in current.itertuples():
         last = before.get((r.service_id, r.indicator))
-        if r.indicator not in INDICATORS or missing(r.actual) or missing(last):
+        if (
+            r.indicator not in INDICATORS
+            or missing(r.actual)
+            or last is None
+            or missing(last.actual)
+        ):
             continue
-        change = r.actual - last
+        change = r.actual - last.actual
         scale = 100.0 if INDICATORS[r.indicator].is_share else 1.0
         # Ranked by how much better (or worse) things got, in the indicator's own units.
         gain = change * scale * (1 if r.higher_is_better else -1)
-        moves.append((gain, r, change))
+        moves.append((gain, r, last, change))
 
     def rows(selected):
         return [
-            [
-                _service(r),
-                cell(INDICATORS[r.indicator].label),
-                INDICATORS[r.indicator].show(before[(r.service_id, r.indicator)]),
-                INDICATORS[r.indicator].show(r.actual),
-                INDICATORS[r.indicator].change(change, bool(r.higher_is_better)),
-            ]
-            for _, r, change in selected
+            {
+                "service": service(r.service_name, r.service_id),
+                "indicator": INDICATORS[r.indicator].label,
+                "last_month": _shown(last, intervals),
+                "this_month": _shown(r, intervals),
+                "change": INDICATORS[r.indicator].change(change, bool(r.higher_is_better)),
+            }
+            for _, r, last, change in selected
         ]
 
-    headers = ["Service", "Indicator", "Last month", "This month", "Change"]
     improvements = sorted((m for m in moves if m[0] > 0), key=lambda m: -m[0])[:MOVERS]
     declines = sorted((m for m in moves if m[0] < 0), key=lambda m: m[0])[:MOVERS]
-    return section(
-        "Top improvements and declines",
-        "<h3>Improvements</h3>",
-        table(headers, rows(improvements), 2) if improvements else note("None this month."),
-        "<h3>Declines</h3>",
-        table(headers, rows(declines), 2) if declines else note("None this month."),
-    )
+    return {"improvements": rows(improvements), "declines": rows(declines)}
 
 
 def build_monthly(marts: PublishedMarts, month: Period) -> MonthlyPack:
     frame = _scorecard(marts, month)
-    frame["month_start"] = pd.to_datetime(frame["month_start"]).dt.date
+    intervals = _happiness_intervals(marts, month)
     current = frame[frame.month_start == month.start]
     previous = frame[frame.month_start == month.previous().start]
+    before = {(r.service_id, r.indicator): r for r in previous.itertuples()}
     indicators = [name for name in INDICATORS if name in set(current.indicator)]
-    new_html, new_services = _new_services_section(current, month)
-    sections = [
-        _scorecard_section(current, indicators)
-        if len(current)
-        else section("XLA scorecard", note("No service was in the XM scope this month.")),
-        _comparison_section(current, previous, month),
-        new_html,
-        _movers_section(current, previous),
-    ]
-    html = page(
-        f"XMO monthly session — {month.label}",
-        f"{month.title}; {current.service_id.nunique()} services in XM scope",
-        sections,
+    joined = _joined(current, month)
+    html = render(
+        "monthly.html",
+        month=month,
+        previous_month=f"{month.previous().start:%b %Y}",
+        this_month=f"{month.start:%b %Y}",
+        services_in_scope=current.service_id.nunique(),
+        indicators=[INDICATORS[name].label for name in indicators],
+        scorecard=_scorecard_rows(current, indicators, intervals),
+        statuses=STATUS_LABEL,
+        comparison=_comparison_rows(current, before, intervals),
+        new_services=_new_service_rows(joined, intervals),
+        **_movers(current, before, intervals),
     )
     statuses: dict[str, dict[str, str]] = {}
     for r in current.itertuples():
         statuses.setdefault(r.service_id, {})[r.indicator] = r.status
-    return MonthlyPack(month, html, statuses, new_services)
+    return MonthlyPack(month, html, statuses, sorted(set(joined.service_id)))

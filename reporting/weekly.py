@@ -9,16 +9,15 @@ import pandas as pd
 
 from reporting import charts
 from reporting.html import (
-    cell,
-    delta,
+    INDICATORS,
+    Figure,
+    chart,
     low_sample,
     missing,
-    note,
     number,
-    page,
     percent,
-    section,
-    table,
+    render,
+    service,
 )
 from reporting.marts import PublishedMarts
 from reporting.periods import Period
@@ -26,6 +25,8 @@ from reporting.periods import Period
 TREND_WEEKS = 12
 # Below this share of resolved tickets answered, the week's scores speak for few people.
 RESPONSE_RATE_WARNING = 0.10
+REFERENCE_KINDS = {"previous_4_weeks": "vs previous 4 weeks", "baseline": "vs baseline"}
+DIRECTION_CSS = {"better": "up", "worse": "down"}
 
 
 @dataclass
@@ -74,73 +75,88 @@ def _baselines(marts: PublishedMarts) -> dict[tuple[str, str], float]:
     return {(r.service_id, r.indicator): r.baseline_value for r in frame.itertuples()}
 
 
+def _changes(marts: PublishedMarts, week: Period, scope_ids: list[str]) -> pd.DataFrame:
+    """The week's tests of change, significant ones first (the most certain first)."""
+    return marts.frame(
+        "SELECT c.*, s.service_name FROM marts.experience_changes c "
+        "JOIN marts.dim_service s USING (service_id) "
+        "WHERE c.week_start = ? AND c.service_id IN (SELECT unnest(?)) "
+        "ORDER BY c.is_significant DESC, CASE WHEN c.is_significant THEN c.q_value END NULLS LAST, "
+        "c.service_id, c.indicator = 'avg_lost_time_minutes', c.reference_kind = 'baseline'",
+        [week.start, scope_ids],
+    )
+
+
 def _score(row: dict[str, Any] | None, column: str, digits: int = 1, unit: str = "", signed=False):
     if row is None:
-        return '<span class="low">no tickets</span>'
+        return Figure("no tickets", "low")
     if row["low_sample"]:
         return low_sample(row["responses"])
     return number(row[column], digits, unit, signed)
 
 
-def _services_section(
+def _happiness_trend(series: pd.DataFrame, weeks: list[Period], target: float | None) -> str:
+    """The service's weekly happiness, each scored week with its interval as a whisker."""
+    values: list[float | None] = []
+    intervals: list[tuple[float, float] | None] = []
+    for week in weeks:
+        point = series.loc[week.start] if week.start in series.index else {}
+        value = point.get("happiness_score")
+        low, high = point.get("happiness_ci_low"), point.get("happiness_ci_high")
+        values.append(None if missing(value) else float(value))
+        intervals.append(None if missing(low) or missing(high) else (float(low), float(high)))
+    return charts.trend(
+        values,
+        [w.label for w in weeks],
+        None if missing(target) else target,
+        intervals=intervals,
+    )
+
+
+def _service_rows(
     scope: pd.DataFrame,
     this_week: dict[str, dict[str, Any]],
     history: pd.DataFrame,
     weeks: list[Period],
     targets: dict[tuple[str, str], float],
     baselines: dict[tuple[str, str], float],
-) -> str:
+    detectable: dict[str, float],
+) -> list[dict[str, Any]]:
+    week = weeks[-1]
     rows = []
-    for service in scope.itertuples():
-        sid = service.service_id
+    for s in scope.itertuples():
+        sid = s.service_id
         row = this_week.get(sid)
-        series = history[history.service_id == sid].set_index("week_start")
-        values = []
-        for week in weeks:
-            point = series.loc[week.start] if week.start in series.index else None
-            value = None if point is None else point["happiness_score"]
-            values.append(None if missing(value) else float(value))
         target = targets.get((sid, "happiness_score"))
+        joined = week.start <= s.xm_scope_start <= week.end
         rows.append(
-            [
-                f"{cell(service.service_name)}<br><small>{cell(sid)}</small>",
-                _score(row, "happiness_score", signed=True),
-                number(baselines.get((sid, "happiness_score")), signed=True),
-                number(target, 0, signed=True),
-                _score(row, "avg_lost_time_minutes", 0, " min"),
-                number(baselines.get((sid, "avg_lost_time_minutes")), 0, " min"),
-                number(targets.get((sid, "avg_lost_time_minutes")), 0, " min"),
-                "–" if row is None else number(row["total_lost_hours"], 1, " h"),
-                "0" if row is None else f"{int(row['responses'])}",
-                "–" if row is None else percent(row["response_rate"]),
-                charts.trend(values, [w.label for w in weeks], None if missing(target) else target),
-            ]
+            {
+                "service": service(
+                    s.service_name, sid, "joined the scope this week" if joined else ""
+                ),
+                "happiness": _score(row, "happiness_score", signed=True),
+                "happiness_baseline": number(baselines.get((sid, "happiness_score")), signed=True),
+                "happiness_target": number(target, 0, signed=True),
+                "lost_time": _score(row, "avg_lost_time_minutes", 0, " min"),
+                "lost_time_baseline": number(
+                    baselines.get((sid, "avg_lost_time_minutes")), 0, " min"
+                ),
+                "lost_time_target": number(targets.get((sid, "avg_lost_time_minutes")), 0, " min"),
+                "lost_hours": "–" if row is None else number(row["total_lost_hours"], 1, " h"),
+                "responses": "0" if row is None else f"{int(row['responses'])}",
+                "response_rate": "–" if row is None else percent(row["response_rate"]),
+                "detectable_change": INDICATORS["happiness_score"].noise(detectable.get(sid)),
+                "trend": chart(
+                    _happiness_trend(
+                        history[history.service_id == sid].set_index("week_start"), weeks, target
+                    )
+                ),
+            }
         )
-    headers = [
-        "Service",
-        "Happiness",
-        "Baseline",
-        "Target",
-        "Lost time / answer",
-        "Baseline",
-        "Target",
-        "Lost hours",
-        "Answers",
-        "Response rate",
-        f"Happiness, last {len(weeks)} weeks",
-    ]
-    return section(
-        "Services in XM scope",
-        table(headers, rows),
-        note(
-            "Happiness = % answers 9–10 minus % answers 0–6 (−100…+100). Weeks with fewer "
-            "answers than the minimum show as low sample, not as a score; in the trend they "
-            "are grey dots on the axis. Dashed line: target."
-        ),
-    )
+    return rows
 
 
-def _issues_section(marts: PublishedMarts, week: Period, scope_ids: list[str], this_week) -> str:
+def _issues(marts: PublishedMarts, week: Period, scope_ids: list[str], this_week) -> dict:
     lost = sorted(
         (
             (sid, float(this_week[sid]["total_lost_hours"]))
@@ -157,28 +173,22 @@ def _issues_section(marts: PublishedMarts, week: Period, scope_ids: list[str], t
         "(SELECT unnest(?)) ORDER BY h.lost_hours DESC, h.service_id, h.factor LIMIT 10",
         [week.start, scope_ids],
     )
-    rows = [
-        [
-            f"{cell(r.service_name)} <small>{cell(r.service_id)}</small>",
-            cell(r.factor.replace("_", " ")),
-            str(int(r.responses)),
-            number(r.lost_hours, 1, " h"),
-            percent(r.share_of_negative),
-        ]
-        for r in hotspots.itertuples()
-    ]
-    return section(
-        "Biggest issues",
-        "<h3>Lost hours this week, by service</h3>",
-        charts.bars(lost, " h") if lost else note("No lost time reported this week."),
-        f"<h3>Negative factors, {week.start:%B} so far, by lost hours</h3>",
-        table(["Service", "Factor", "Answers", "Lost hours", "Share of negative"], rows, 2)
-        if rows
-        else note("No negative factors reported this month."),
-    )
+    return {
+        "lost_hours_chart": chart(charts.bars(lost, " h")) if lost else None,
+        "hotspots": [
+            {
+                "service": service(r.service_name, r.service_id),
+                "factor": r.factor.replace("_", " "),
+                "responses": str(int(r.responses)),
+                "lost_hours": number(r.lost_hours, 1, " h"),
+                "share_of_negative": percent(r.share_of_negative),
+            }
+            for r in hotspots.itertuples()
+        ],
+    }
 
 
-def _watermelon_section(marts: PublishedMarts, week: Period, scope_ids: list[str]) -> str:
+def _watermelons(marts: PublishedMarts, week: Period, scope_ids: list[str]) -> list[dict]:
     board = marts.frame(
         "SELECT w.*, s.service_name FROM marts.watermelon_services w "
         "JOIN marts.dim_service s USING (service_id) "
@@ -186,33 +196,25 @@ def _watermelon_section(marts: PublishedMarts, week: Period, scope_ids: list[str
         "AND w.service_id IN (SELECT unnest(?)) ORDER BY w.is_watermelon DESC, w.service_id",
         [week.start, scope_ids],
     )
+    return [
+        {
+            "service": service(r.service_name, r.service_id),
+            "sla": percent(r.sla_attainment),
+            "sla_target": percent(r.sla_target),
+            "happiness": low_sample(r.responses)
+            if r.low_sample
+            else number(r.happiness_score, signed=True),
+            "happiness_target": number(r.happiness_target, 0, signed=True),
+            "is_watermelon": bool(r.is_watermelon),
+        }
+        for r in board.itertuples()
+    ]
+
+
+def _response_warnings(scope: pd.DataFrame, this_week, min_rate: float) -> list[dict]:
     rows = []
-    for r in board.itertuples():
-        happiness = (
-            low_sample(r.responses) if r.low_sample else number(r.happiness_score, signed=True)
-        )
-        state = '<span class="badge melon">watermelon</span>' if r.is_watermelon else ""
-        rows.append(
-            [
-                f"{cell(r.service_name)} <small>{cell(r.service_id)}</small>",
-                f"{percent(r.sla_attainment)} / {percent(r.sla_target)}",
-                f"{happiness} / {number(r.happiness_target, 0, signed=True)}",
-                state,
-            ]
-        )
-    return section(
-        f"Watermelon board, {week.start:%B %Y} so far",
-        table(["Service", "SLA met / target", "Happiness / target", ""], rows)
-        if rows
-        else note("No service in scope has tickets this month."),
-        note("Watermelon: green on the SLA, red on experience — SLA target met, happiness below."),
-    )
-
-
-def _response_warnings(scope: pd.DataFrame, this_week, min_rate: float) -> tuple[str, list[str]]:
-    rows, warnings = [], []
-    for service in scope.itertuples():
-        row = this_week.get(service.service_id)
+    for s in scope.itertuples():
+        row = this_week.get(s.service_id)
         if row is None:
             continue
         reasons = []
@@ -221,26 +223,20 @@ def _response_warnings(scope: pd.DataFrame, this_week, min_rate: float) -> tuple
         if not missing(row["response_rate"]) and row["response_rate"] < min_rate:
             reasons.append(f"response rate under {min_rate:.0%}")
         if reasons:
-            warnings.append(service.service_id)
             rows.append(
-                [
-                    f"{cell(service.service_name)} <small>{cell(service.service_id)}</small>",
-                    str(int(row["responses"])),
-                    str(int(row["tickets_resolved"])),
-                    percent(row["response_rate"]),
-                    "; ".join(reasons),
-                ]
+                {
+                    "service": service(s.service_name, s.service_id),
+                    "responses": str(int(row["responses"])),
+                    "tickets_resolved": str(int(row["tickets_resolved"])),
+                    "response_rate": percent(row["response_rate"]),
+                    "reasons": "; ".join(reasons),
+                }
             )
-    content = (
-        table(["Service", "Answers", "Tickets resolved", "Response rate", "Warning"], rows)
-        if rows
-        else note("Every service in scope has enough answers this week.")
-    )
-    return section("Response-rate warnings", content), warnings
+    return rows
 
 
-def _device_section(marts: PublishedMarts, week: Period) -> str:
-    parts = []
+def _devices(marts: PublishedMarts, week: Period) -> list[dict]:
+    groups = []
     for dimension, label in (("model", "Model"), ("department", "Department")):
         # Groups with fewer than 5 devices carry no score in the mart; they count as devices only.
         frame = marts.frame(
@@ -252,58 +248,52 @@ def _device_section(marts: PublishedMarts, week: Period) -> str:
             [week.start],
         )
         rows = [
-            [
-                cell(r.name),
-                str(int(r.devices)),
-                low_sample(r.devices) if missing(r.dex_score) else number(r.dex_score),
-            ]
+            {
+                "name": "" if missing(r.name) else str(r.name),
+                "devices": str(int(r.devices)),
+                "dex": low_sample(r.devices) if missing(r.dex_score) else number(r.dex_score),
+            }
             for r in frame.itertuples()
         ]
-        parts.append(f"<h3>DEX by {dimension}, worst first</h3>")
-        parts.append(
-            table([label, "Devices", "DEX (0–100)"], rows)
-            if rows
-            else note("No device data this week.")
-        )
-    return section("Device experience", *parts)
+        groups.append({"dimension": dimension, "label": label, "rows": rows})
+    return groups
 
 
-def _difference(now, before, column: str, scored: bool) -> float | None:
-    """This week minus last week; for scores, only when both weeks had enough answers."""
-    if now is None or before is None:
-        return None
-    if scored and (now["low_sample"] or before["low_sample"]):
-        return None
-    return now[column] - before[column]
-
-
-def _changes_section(scope: pd.DataFrame, this_week, last_week, week: Period) -> str:
+def _change_rows(changes: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each test of change: from the reference to this week, judged significant or noise."""
     rows = []
-    for service in scope.itertuples():
-        now, before = this_week.get(service.service_id), last_week.get(service.service_id)
-        joined = week.start <= service.xm_scope_start <= week.end
+    for r in changes.itertuples():
+        indicator = INDICATORS[r.indicator]
+        direction = None if missing(r.direction) else str(r.direction)
+        # Only a significant change is coloured: a move within noise is neither better nor worse.
+        css = DIRECTION_CSS.get(direction, "") if r.is_significant else ""
+        if r.is_significant:
+            judgement = Figure(
+                direction or "changed",
+                css,
+                f"p = {r.p_value:.2g}, q = {r.q_value:.2g} (Benjamini–Hochberg)",
+            )
+        else:
+            judgement = Figure(
+                f"within noise ({indicator.noise(r.minimum_detectable_change)})", "low"
+            )
         rows.append(
-            [
-                f"{cell(service.service_name)} <small>{cell(service.service_id)}</small>"
-                + (' <span class="badge warn">joined the scope this week</span>' if joined else ""),
-                delta(_difference(now, before, "happiness_score", scored=True)),
-                delta(
-                    _difference(now, before, "avg_lost_time_minutes", scored=True),
-                    0,
-                    " min",
-                    higher_is_better=False,
+            {
+                "service": service(r.service_name, r.service_id),
+                "indicator": indicator.label,
+                "reference": REFERENCE_KINDS.get(r.reference_kind, r.reference_kind),
+                "answers": f"{int(r.reference_n)} → {int(r.n)}",
+                "before": indicator.with_interval(
+                    r.reference_value, r.reference_ci_low, r.reference_ci_high
                 ),
-                delta(_difference(now, before, "responses", False), 0, higher_is_better=None),
-                delta(
-                    _difference(now, before, "tickets_resolved", False), 0, higher_is_better=None
+                "after": indicator.with_interval(r.value, r.value_ci_low, r.value_ci_high),
+                "change": Figure(
+                    number(r.delta, indicator.digits, indicator.unit, signed=True), css
                 ),
-            ]
+                "judgement": judgement,
+            }
         )
-    return section(
-        f"What changed since {week.previous().label}",
-        table(["Service", "Happiness", "Lost time / answer", "Answers", "Tickets resolved"], rows),
-        note("A change is shown only when both weeks have enough answers to score."),
-    )
+    return rows
 
 
 def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
@@ -311,25 +301,36 @@ def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
     scope = _scope(marts, week)
     history = _weeks(marts, weeks[0], week)
     this_week = _by_service(history[history.week_start == week.start])
-    last_week = _by_service(history[history.week_start == week.previous().start])
     scope_ids = list(scope.service_id)
-    warnings_html, warnings = _response_warnings(scope, this_week, RESPONSE_RATE_WARNING)
-    sections = [
-        _services_section(
-            scope, this_week, history, weeks, _targets(marts, week), _baselines(marts)
-        )
-        if scope_ids
-        else section("Services in XM scope", note("No service has joined the XM scope yet.")),
-        _issues_section(marts, week, scope_ids, this_week),
-        _watermelon_section(marts, week, scope_ids),
-        warnings_html,
-        _device_section(marts, week),
-        _changes_section(scope, this_week, last_week, week),
-    ]
-    html = page(
-        f"XMO weekly session — {week.label}",
-        f"{week.title}; {len(scope_ids)} services in XM scope",
-        sections,
+    changes = _changes(marts, week, scope_ids)
+    # What a change of happiness against the previous 4 weeks must exceed to be told from noise.
+    detectable = {
+        r.service_id: r.minimum_detectable_change
+        for r in changes.itertuples()
+        if r.indicator == "happiness_score" and r.reference_kind == "previous_4_weeks"
+    }
+    warnings = _response_warnings(scope, this_week, RESPONSE_RATE_WARNING)
+    html = render(
+        "weekly.html",
+        week=week,
+        services_in_scope=len(scope_ids),
+        services=_service_rows(
+            scope,
+            this_week,
+            history,
+            weeks,
+            _targets(marts, week),
+            _baselines(marts),
+            detectable,
+        ),
+        trend_weeks=len(weeks),
+        month_name=f"{week.start:%B}",
+        month_title=f"{week.start:%B %Y}",
+        **_issues(marts, week, scope_ids, this_week),
+        watermelons=_watermelons(marts, week, scope_ids),
+        warnings=warnings,
+        devices=_devices(marts, week),
+        changes=_change_rows(changes),
     )
     services = {
         sid: {
@@ -342,4 +343,4 @@ def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
         for sid in scope_ids
         if sid in this_week
     }
-    return WeeklyPack(week, html, services, warnings)
+    return WeeklyPack(week, html, services, [row["service"]["id"] for row in warnings])

@@ -31,7 +31,7 @@ responses_by_period as (
     select
         {{ dims }},
         {{ period_column }},
-        count(*) as responses,
+        {{ experience_counts('happiness', 'lost_time_minutes') }},
         {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
         {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
         {{ when_enough_responses('count(*)', 'cast(sum(lost_time_minutes) as double) / 60') }} as total_lost_hours
@@ -94,7 +94,12 @@ final as (
         cast(tickets_by_period.sla_attainment as double) as sla_attainment,
         cast(tickets_by_period.reopen_rate as double) as reopen_rate,
         cast(coalesce(responses_by_period.responses, 0) < {{ var('min_responses') }} as boolean)
-            as low_sample
+            as low_sample,
+        {{ experience_intervals(
+            'responses_by_period',
+            'responses_by_period.happiness_score',
+            'responses_by_period.avg_lost_time_minutes'
+        ) }}
     from periods
     left join responses_by_period
         on {% for d in dimensions %}periods.{{ d }} = responses_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = responses_by_period.{{ period_column }}

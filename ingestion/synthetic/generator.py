@@ -197,9 +197,15 @@ def _write_reference(reference_dir: Path, template_dir: Path, first_day: date) -
 
 
 def _storm_mask(days: list[date]) -> np.ndarray:
-    start = int(len(days) * org.STORM_START_FRACTION)
+    """The storm's days: the last STORM_DAYS days up to the last Sunday of the timeline.
+
+    It ends with the newest complete week, the week a run's session pack and experience-drop
+    alerts look at, so a demo shows the drop being detected and alerted.
+    """
+    sundays = [i for i, day in enumerate(days) if day.weekday() == 6]
+    end = sundays[-1] + 1 if sundays else len(days)
     mask = np.zeros(len(days), dtype=bool)
-    mask[start : start + org.STORM_DAYS] = True
+    mask[max(0, end - org.STORM_DAYS) : end] = True
     return mask
 
 
@@ -434,7 +440,7 @@ def _unhappy_probability(
     p += 0.05 * t["reassignment_count"].to_numpy()
     p += 0.10 * (~t["made_sla"].to_numpy())
     p += 0.25 * (t["reopen_count"].to_numpy() > 0)
-    p += 0.18 * t["in_storm"].to_numpy()
+    p += org.STORM_UNHAPPY * t["in_storm"].to_numpy()
     p -= 0.03 * t["is_request"].to_numpy()
     p += np.where(t["contact_type"].to_numpy() == "phone", 0.02, 0.0)
     p += np.where(

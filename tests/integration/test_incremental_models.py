@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,52 +16,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.loader import load_partitions
-from ingestion.sources import SOURCES
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.settings import (
-    DBT_PROJECT_DIR,
     PROJECT_SEEDS_DIR,
     Settings,
     stage_reference_seeds,
 )
-from tests.integration.warehouse import query
+from tests.integration.warehouse import dbt_build, load, query
 
 pytestmark = pytest.mark.integration
 
 CONFIG = GeneratorConfig(employees=250, days=28, start=date(2026, 5, 4), seed=21)
-DBT = str(Path(sys.executable).parent / "dbt")
 
 
 def days(first: int, last: int) -> list[date]:
     return [CONFIG.start + timedelta(days=i) for i in range(first, last + 1)]
-
-
-def load(settings: Settings, dates: list[date]) -> None:
-    for source in SOURCES.values():
-        list(load_partitions(settings.warehouse_path, settings.landing_dir, source, dates))
-
-
-def dbt_build(settings: Settings, target: Path, *args: str) -> None:
-    env = {**os.environ, **settings.dbt_environment()}
-    result = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(target),
-            *args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
 
 
 def window(first: date, last: date) -> tuple[str, str]:

@@ -16,13 +16,14 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.cli import EXIT_OK, EXIT_USAGE, execute_pipeline, main, summarize
 from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
-from reporting.html import number, percent
+from reporting.html import interval, number, percent, plus_minus
+from tests.integration.warehouse import query
+from tests.unit.reporting.pack_html import section_rows, service_id, trends
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +48,9 @@ def published(tmp_path_factory):
     return settings, summary
 
 
-def marts(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(settings.reporting_path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+def pack_html(settings: Settings, kind: str) -> str:
+    period = WEEK if kind == "weekly" else MONTH
+    return (settings.reports_dir / kind / f"xmo_{kind}_{period}.html").read_text()
 
 
 def service_rows(html: str) -> dict[str, str]:
@@ -61,7 +59,7 @@ def service_rows(html: str) -> dict[str, str]:
     return {
         match[1]: match[0]
         for match in re.finditer(
-            r"<tr>(?:(?!</tr>).)*?<small>(SVC\d+)</small>.*?</tr>", first_table
+            r"<tr>(?:(?!</tr>).)*?<small>(SVC\d+)</small>.*?</tr>", first_table, re.S
         )
     }
 
@@ -81,10 +79,10 @@ def test_the_run_writes_both_packs_for_the_last_complete_periods(published):
 
 def test_the_weekly_pack_shows_each_services_numbers_from_the_marts(published):
     settings, _ = published
-    html = (settings.reports_dir / "weekly" / f"xmo_weekly_{WEEK}.html").read_text()
+    html = pack_html(settings, "weekly")
     rows = service_rows(html)
-    expected = marts(
-        settings,
+    expected = query(
+        settings.reporting_path,
         "SELECT w.service_id, w.happiness_score, w.avg_lost_time_minutes, w.response_rate, "
         "w.responses, w.low_sample, b.baseline_value "
         "FROM marts.service_experience_weekly w JOIN marts.dim_service s USING (service_id) "
@@ -110,11 +108,65 @@ def test_the_weekly_pack_shows_each_services_numbers_from_the_marts(published):
     assert kinds == {"low", "scored"}, "the test data must hold both kinds of cell"
 
 
+def test_each_weekly_service_row_shows_its_detectable_change_and_its_weeks_intervals(published):
+    settings, _ = published
+    html = pack_html(settings, "weekly")
+    detectable = dict(
+        query(
+            settings.reporting_path,
+            "SELECT service_id, minimum_detectable_change FROM marts.experience_changes "
+            "WHERE week_start = ? AND indicator = 'happiness_score' "
+            "AND reference_kind = 'previous_4_weeks'",
+            [WEEK_START],
+        )
+    )
+    assert detectable, "the test data must hold comparisons for the week"
+    rows = {service_id(row[0]): row for row in section_rows(html, "Services in XM scope")}
+    for service, row in rows.items():
+        # The column after the response rate; a service without a comparison shows none.
+        assert row[10].text == plus_minus(detectable.get(service), " pts"), service
+    scored_weeks = dict(
+        query(
+            settings.reporting_path,
+            "SELECT service_id, count(happiness_ci_low) FROM marts.service_experience_weekly "
+            "WHERE week_start BETWEEN ? AND ? GROUP BY service_id",
+            [WEEK_START - timedelta(weeks=11), WEEK_START],
+        )
+    )
+    charts = trends(html)
+    assert set(charts) == set(rows)
+    for service, svg in charts.items():
+        whiskers = [g for g in svg.iter("g") if g.get("class") == "ci"]
+        assert len(whiskers) == scored_weeks.get(service, 0), service
+
+
+def test_what_changed_lists_the_weeks_comparisons_significant_first(published):
+    settings, _ = published
+    expected = query(
+        settings.reporting_path,
+        "SELECT c.indicator, c.is_significant, c.minimum_detectable_change "
+        "FROM marts.experience_changes c JOIN marts.dim_service s USING (service_id) "
+        "WHERE c.week_start = ? AND s.xm_scope_start <= ?",
+        [WEEK_START, WEEK_START + timedelta(days=6)],
+    )
+    rows = section_rows(pack_html(settings, "weekly"), f"What changed in {WEEK}")
+    assert len(rows) == len(expected) > 0
+    significant = sum(is_significant for _, is_significant, _ in expected)
+    judgements = [row[7].text for row in rows]
+    assert all(j in ("better", "worse") for j in judgements[:significant]), judgements
+    unit = {"happiness_score": " pts", "avg_lost_time_minutes": " min"}
+    assert sorted(judgements[significant:]) == sorted(
+        f"within noise ({plus_minus(mdc, unit[indicator])})"
+        for indicator, is_significant, mdc in expected
+        if not is_significant
+    )
+
+
 def test_the_weekly_pack_ranks_devices_worst_first_with_the_marts_dex(published):
     settings, _ = published
-    html = (settings.reports_dir / "weekly" / f"xmo_weekly_{WEEK}.html").read_text()
-    by_model = marts(
-        settings,
+    html = pack_html(settings, "weekly")
+    by_model = query(
+        settings.reporting_path,
         "SELECT model, sum(dex_score * device_days) / sum(device_days) AS dex "
         "FROM marts.device_experience_weekly WHERE week_start = ? AND dex_score IS NOT NULL "
         "GROUP BY model ORDER BY dex",
@@ -129,10 +181,10 @@ def test_the_weekly_pack_ranks_devices_worst_first_with_the_marts_dex(published)
 
 def test_the_monthly_scorecard_colours_every_status_of_the_marts(published):
     settings, _ = published
-    html = (settings.reports_dir / "monthly" / f"xmo_monthly_{MONTH}.html").read_text()
+    html = pack_html(settings, "monthly")
     scorecard = html.split("XLA scorecard</h2>")[1].split("</table>")[0]
-    statuses = marts(
-        settings,
+    statuses = query(
+        settings.reporting_path,
         "SELECT status, count(*) FROM marts.xla_scorecard WHERE month_start = ? AND in_scope "
         "GROUP BY status",
         [MONTH_START],
@@ -142,19 +194,41 @@ def test_the_monthly_scorecard_colours_every_status_of_the_marts(published):
         assert scorecard.count(f'class="badge {status}"') == count, status
 
 
+def test_the_monthly_scorecard_shows_happiness_with_its_interval(published):
+    settings, _ = published
+    expected = query(
+        settings.reporting_path,
+        "SELECT m.service_id, m.happiness_score, m.happiness_ci_low, m.happiness_ci_high "
+        "FROM marts.service_experience_monthly m JOIN marts.xla_scorecard c "
+        "ON c.service_id = m.service_id AND c.month_start = m.month_start "
+        "AND c.indicator = 'happiness_score' "
+        "WHERE m.month_start = ? AND c.in_scope AND NOT m.low_sample",
+        [MONTH_START],
+    )
+    assert expected
+    # Happiness is the scorecard's first indicator.
+    shown = {
+        service_id(row[0]): row[1].text
+        for row in section_rows(pack_html(settings, "monthly"), "XLA scorecard")
+    }
+    for service, score, low, high in expected:
+        assert shown[service] == interval(score, low, high, signed=True), service
+        assert "…" in shown[service], "a scored month has an interval"
+
+
 def test_the_monthly_pack_compares_newly_scoped_services_with_their_baseline(published):
     settings, _ = published
-    html = (settings.reports_dir / "monthly" / f"xmo_monthly_{MONTH}.html").read_text()
-    joined = marts(
-        settings,
+    html = pack_html(settings, "monthly")
+    joined = query(
+        settings.reporting_path,
         "SELECT service_id FROM marts.dim_service WHERE xm_scope_start BETWEEN ? AND ? ORDER BY 1",
         [MONTH_START, date(2026, 4, 30)],
     )
     assert joined, "the second cohort joins in April"
     section = html.split("Services newly in scope")[1].split("<h2>")[0]
     for (service,) in joined:
-        first_month = marts(
-            settings,
+        first_month = query(
+            settings.reporting_path,
             "SELECT baseline_value FROM marts.xla_scorecard WHERE service_id = ? "
             "AND month_start = ? AND indicator = 'happiness_score'",
             [service, MONTH_START],
@@ -176,7 +250,10 @@ def test_no_employee_id_or_survey_comment_appears_in_any_pack(published):
                 if row["comment"]:
                     comments.add(row["comment"])
     caller_keys = {
-        key for (key,) in marts(settings, "SELECT caller_key FROM marts.fct_ticket_experience")
+        key
+        for (key,) in query(
+            settings.reporting_path, "SELECT caller_key FROM marts.fct_ticket_experience"
+        )
     }
     assert employees and comments and caller_keys
     for pack in (settings.reports_dir).rglob("*.html"):
@@ -264,12 +341,14 @@ def test_every_query_in_the_bi_guide_runs_read_only_from_another_process(publish
     report = json.loads(answer.stdout)
     assert report["version"].startswith("1.5." if client == "duckdb-1.5" else "2.")
     assert not report["writable"]
-    assert len(report["results"]) == 6
+    assert len(report["results"]) == 7
     assert all(result["rows"] > 0 for result in report["results"]), report["results"]
     assert report["results"][0]["columns"] == [
         "service_name",
         "week_start",
         "happiness_score",
+        "happiness_ci_low",
+        "happiness_ci_high",
         "responses",
         "low_sample",
     ]

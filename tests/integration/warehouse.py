@@ -1,10 +1,50 @@
-"""Reading a warehouse or reporting database the way a BI tool does: read-only, then closed."""
+"""Building a warehouse without Dagster (raw loads, dbt), and reading it the way a BI tool
+does: read-only, then closed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from ingestion.loader import load_partitions
+from ingestion.sources import SOURCES
+from orchestration.settings import DBT_PROJECT_DIR, Settings
+
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def load(settings: Settings, dates: list[date]) -> None:
+    """Every source's extracts of `dates` into the raw tables."""
+    for source in SOURCES.values():
+        list(load_partitions(settings.warehouse_path, settings.landing_dir, source, dates))
+
+
+def dbt_build(settings: Settings, target: Path, *args: str) -> None:
+    """A real `dbt build` of the project over the settings' warehouse."""
+    env = {**os.environ, **settings.dbt_environment()}
+    result = subprocess.run(
+        [
+            DBT,
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:

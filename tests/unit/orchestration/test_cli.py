@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import dagster as dg
 import pytest
 
-from orchestration.cli import EXIT_RUN_FAILED, EXIT_USAGE, main
+from orchestration.cli import EXIT_RUN_FAILED, EXIT_USAGE, main, summarize
 
 
 @pytest.fixture
@@ -233,3 +234,26 @@ def test_report_before_anything_was_published_says_what_to_run(data_dir, capsys)
 def test_report_rejects_a_malformed_period_before_running_anything(data_dir, capsys):
     assert main(["report", "weekly", "--week", "2026-47"]) == EXIT_USAGE
     assert "not an ISO week (YYYY-Www" in capsys.readouterr().err
+
+
+def test_the_run_summary_counts_a_warning_apart_from_a_failed_gate():
+    @dg.asset
+    def mart() -> None:
+        return None
+
+    @dg.asset_check(asset=mart, blocking=False)
+    def news(context) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+    @dg.asset_check(asset=mart)
+    def gate(context) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False)
+
+    @dg.asset_check(asset=mart)
+    def keys(context) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    summary = summarize(dg.materialize([mart, news, gate, keys], raise_on_error=False))
+    assert summary.checks_warned == ["mart:news"]
+    assert summary.checks_failed == ["mart:gate"]
+    assert summary.checks_passed == ["mart:keys"]

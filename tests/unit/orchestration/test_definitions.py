@@ -61,9 +61,11 @@ def test_asset_keys_and_groups(graph):
         "marts/xla_scorecard": "marts",
         "marts/watermelon_services": "marts",
         "marts/experience_hotspots": "marts",
+        "marts/experience_changes": "marts",
         "reporting/xmo_reporting": "reporting",
         "reports/weekly_pack": "reporting",
         "reports/monthly_pack": "reporting",
+        "reports/experience_alerts": "reporting",
     }
 
 
@@ -80,7 +82,7 @@ def test_lineage_runs_from_raw_through_dbt_to_publication(graph):
     assert published_from == {
         key for key in asset_graph.get_all_asset_keys() if key.path[0] == "marts"
     }
-    assert len(published_from) == 11
+    assert len(published_from) == 12
 
 
 def test_every_published_mart_and_raw_source_is_gated_by_blocking_gx_checks(graph):
@@ -134,6 +136,11 @@ def test_dbt_tests_are_asset_checks_too(graph):
         "assert_weekly_and_monthly_tickets_resolved_reconcile_with_staging": (
             "marts/service_experience_weekly"
         ),
+        "assert_every_interval_contains_its_score": "marts/service_experience_weekly",
+        "assert_experience_changes_q_values_and_significance_are_consistent": (
+            "marts/experience_changes"
+        ),
+        "assert_experience_changes_reconcile_with_the_weekly_mart": "marts/experience_changes",
     }
 
 

@@ -51,7 +51,10 @@ def make_warehouse(path: Path, weeks: int = 14, week_score: float = 70.0) -> Non
             6::BIGINT AS responses, {week_score}::DOUBLE AS happiness_score,
             30.0 AS avg_lost_time_minutes, 3.0 AS total_lost_hours, 10::BIGINT AS tickets_resolved,
             0.6 AS response_rate, 12.0 AS mttr_hours, 0.9 AS sla_attainment,
-            0.02 AS reopen_rate, false AS low_sample
+            0.02 AS reopen_rate, false AS low_sample,
+            {week_score} - 20.0 AS happiness_ci_low,
+            least({week_score} + 20.0, 100.0) AS happiness_ci_high,
+            20.0 AS lost_time_ci_low, 40.0 AS lost_time_ci_high
         FROM range({weeks}) t(w), (VALUES ('SVC01'), ('SVC02')) s(service_id)
     """)
     con.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import date
 
 import pytest
 
 from reporting.charts import bars, trend
-from reporting.html import delta, low_sample, number
+from reporting.html import Figure, delta, interval, low_sample, number, plus_minus
 from reporting.periods import (
     PeriodError,
     last_complete_month,
@@ -62,6 +63,29 @@ def test_a_trend_leaves_a_gap_for_a_low_sample_week_instead_of_plotting_zero():
     assert trend([], []) == ""
 
 
+def test_a_whisker_spans_its_interval_on_the_charts_scale():
+    # The fixed scale is 0…60; the interval of the second week reaches 80, beyond it.
+    svg = ET.fromstring(
+        trend(
+            [0.0, 50.0, None], ["w1", "w2", "w3"], low=0, high=60, intervals=[None, (40, 80), None]
+        )
+    )
+    dots = [c for c in svg.iter("circle") if c.get("class") == "dot"]
+    [whisker] = [g for g in svg.iter("g") if g.get("class") == "ci"]
+    stem, *caps = whisker.iter("line")
+
+    # The value a y coordinate stands for, from where the dots of 0 and 50 are drawn.
+    y0, y50 = (float(dot.get("cy")) for dot in dots)
+
+    def value(y: str) -> float:
+        return round((float(y) - y0) / (y50 - y0) * 50, 6)
+
+    assert stem.get("x1") == stem.get("x2") == dots[1].get("cx")
+    assert (value(stem.get("y1")), value(stem.get("y2"))) == (40, 80)  # whole, not cut at 60
+    assert sorted(value(cap.get("y1")) for cap in caps) == [40, 80]
+    assert all(cap.get("y1") == cap.get("y2") for cap in caps)
+
+
 def test_bars_are_scaled_to_the_largest_value_and_labelled():
     svg = bars([("SVC03", 20.0), ("SVC01", 5.0)], " h")
     widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', svg)]
@@ -70,9 +94,22 @@ def test_bars_are_scaled_to_the_largest_value_and_labelled():
 
 
 def test_cells_show_low_samples_and_missing_values_as_such_never_as_zero():
-    assert low_sample(3) == '<span class="low">low sample (n=3)</span>'
+    assert low_sample(3) == Figure("low sample (n=3)", "low")
     assert number(float("nan")) == "–" and number(None) == "–"
     assert number(12.345, signed=True) == "+12.3"
-    assert 'class="down"' in delta(5.0, higher_is_better=False)
-    assert 'class="up"' in delta(-5.0, higher_is_better=False)
-    assert 'class=""' in delta(3.0, higher_is_better=None)
+    assert delta(5.0, higher_is_better=False) == Figure("+5.0", "down")
+    assert delta(-5.0, higher_is_better=False) == Figure("-5.0", "up")
+    assert delta(3.0, higher_is_better=None) == Figure("+3.0", "")
+
+
+def test_a_figure_reads_with_its_interval_and_a_detectable_change_with_its_unit():
+    assert interval(48.04, 41.2, 54.8, signed=True) == "+48.0 (41.2 … 54.8)"
+    assert interval(48.0, None, 54.8, signed=True) == "+48.0"  # half an interval is none
+    assert interval(None, 41.2, 54.8) == "–"
+    assert plus_minus(12.4, " pts") == "±12 pts" and plus_minus(None, " pts") == "–"
+
+
+def test_chart_text_is_escaped_before_the_packs_mark_the_svg_safe():
+    svg = trend([1.0], ["<b>W1</b>"], intervals=[(0.0, 2.0)]) + bars([("<i>SVC</i>", 1.0)])
+    assert "<b>" not in svg and "<i>" not in svg
+    assert "&lt;b&gt;W1&lt;/b&gt;: 95 % interval 0.0 … 2.0" in svg and "&lt;i&gt;SVC" in svg

@@ -17,7 +17,7 @@ by_topic_month as (
     select
         topic,
         month_start,
-        count(*) as responses,
+        {{ experience_counts('happiness', 'lost_time_minutes') }},
         {{ happiness_score('happiness', 'count(*)') }} as happiness_score,
         {{ when_enough_responses('count(*)', 'avg(lost_time_minutes)') }} as avg_lost_time_minutes,
         {{ when_enough_responses('count(*)', 'cast(sum(lost_time_minutes) as double) / 60') }} as total_lost_hours
@@ -35,7 +35,8 @@ final as (
         cast(happiness_score as double) as happiness_score,
         cast(avg_lost_time_minutes as double) as avg_lost_time_minutes,
         cast(total_lost_hours as double) as total_lost_hours,
-        cast(responses < {{ var('min_responses') }} as boolean) as low_sample
+        cast(responses < {{ var('min_responses') }} as boolean) as low_sample,
+        {{ experience_intervals('by_topic_month', 'happiness_score', 'avg_lost_time_minutes') }}
     from by_topic_month
 
 )
