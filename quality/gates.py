@@ -62,6 +62,19 @@ LOW_SAMPLE_NULLS = (
     "lost_time_ci_high",
 )
 
+# What a journey cell of fewer than 5 employees must not show (issue 19's privacy rule).
+JOURNEY_FIGURES = (
+    "dex_score",
+    "tickets_opened",
+    "tickets_per_100_employees",
+    "hardware_tickets",
+    "responses",
+    "happiness_score",
+    "avg_lost_time_minutes",
+    "total_lost_hours",
+    "lost_hours_per_100_employees",
+)
+
 # Totals in the warehouse that published marts must add up to (reconciliation gates).
 STAGING_TOTALS = {
     "resolved_tickets": (
@@ -163,6 +176,37 @@ MARTS: dict[str, MartSpec] = {
                 "reference_kind": ("previous_4_weeks", "baseline"),
                 "direction": ("better", "worse"),
             },
+        ),
+        *(
+            MartSpec(
+                table,
+                key,
+                ("department", "month_start", "employees", "low_sample"),
+                ranges={
+                    "employees": NON_NEGATIVE,
+                    "dex_score": DEX,
+                    "tickets_opened": NON_NEGATIVE,
+                    "tickets_per_100_employees": NON_NEGATIVE,
+                    "hardware_tickets": NON_NEGATIVE,
+                    "responses": NON_NEGATIVE,
+                    "happiness_score": SCORE,
+                    "avg_lost_time_minutes": NON_NEGATIVE,
+                    "total_lost_hours": NON_NEGATIVE,
+                    "lost_hours_per_100_employees": NON_NEGATIVE,
+                },
+                accepted=accepted,
+                freshness_column="month_start",
+                # Privacy: no ticket, answer or DEX figure of a hidden cell (issue 19).
+                low_sample_nulls=JOURNEY_FIGURES,
+            )
+            for table, key, accepted in (
+                ("device_ticket_experience_monthly", ("department", "model", "month_start"), {}),
+                (
+                    "dex_band_experience_monthly",
+                    ("dex_band", "department", "month_start"),
+                    {"dex_band": ("poor", "fair", "good")},
+                ),
+            )
         ),
         MartSpec(
             "xla_baseline",

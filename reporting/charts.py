@@ -126,3 +126,45 @@ def bars(items: Sequence[tuple[str, float]], unit: str = "", width: int = 360) -
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def columns(
+    items: Sequence[tuple[str, float | None]], unit: str = "", column: int = 96, height: int = 120
+) -> str:
+    """Vertical bars side by side in the order given, from a zero base so heights read as ratios.
+
+    None draws no bar but says "low sample" in grey (a group too small to show), never a bar of
+    zero.
+    """
+    if not items:
+        return ""
+    bar, value_row, label_row = 40, 14, 16
+    base = height - label_row
+    top = max((value for _, value in items if value is not None), default=0.0) or 1.0
+    plot = base - value_row - PAD
+    width = column * len(items) + 2 * PAD
+    parts = [
+        f'<svg class="columns" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        'role="img">'
+    ]
+    for i, (label, value) in enumerate(items):
+        middle = PAD + i * column + column / 2
+        if value is None:
+            parts.append(
+                f'<text x="{_fmt(middle)}" y="{base - 2}" text-anchor="middle" class="gap">'
+                f"low sample<title>{escape(label)}: no figure (low sample)</title></text>"
+            )
+        else:
+            length = max(value, 0) / top * plot
+            parts.append(
+                f'<rect x="{_fmt(middle - bar / 2)}" y="{_fmt(base - length)}" width="{bar}" '
+                f'height="{_fmt(length)}" class="bar"><title>{escape(label)}: {value:,.1f}'
+                f"{escape(unit)}</title></rect>"
+                f'<text x="{_fmt(middle)}" y="{_fmt(base - length - 3)}" text-anchor="middle">'
+                f"{value:,.1f}{escape(unit)}</text>"
+            )
+        parts.append(
+            f'<text x="{_fmt(middle)}" y="{height - 3}" text-anchor="middle">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
+import pandas as pd
 from markupsafe import Markup
 
 # PackageLoader finds the templates both in the source tree and in an installed wheel
@@ -47,7 +48,8 @@ class Figure:
 
 
 def missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """No figure: None, NaN, or pandas' NA (how DuckDB hands over a NULL integer or boolean)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def number(value: object, digits: int = 1, unit: str = "", signed: bool = False) -> str:

@@ -20,7 +20,8 @@ from reporting.html import (
     service,
 )
 from reporting.marts import PublishedMarts
-from reporting.periods import Period
+from reporting.monthly import count, device_tickets, hidden
+from reporting.periods import Period, month_of
 
 TREND_WEEKS = 12
 # Below this share of resolved tickets answered, the week's scores speak for few people.
@@ -235,11 +236,12 @@ def _response_warnings(scope: pd.DataFrame, this_week, min_rate: float) -> list[
     return rows
 
 
-def _devices(marts: PublishedMarts, week: Period) -> list[dict]:
-    groups = []
-    for dimension, label in (("model", "Model"), ("department", "Department")):
+def _device_groups(marts: PublishedMarts, week: Period) -> dict[str, pd.DataFrame]:
+    """The week's DEX by model (over departments) and by department (over models), worst first."""
+    groups = {}
+    for dimension in ("model", "department"):
         # Groups with fewer than 5 devices carry no score in the mart; they count as devices only.
-        frame = marts.frame(
+        groups[dimension] = marts.frame(
             f"SELECT {dimension} AS name, sum(devices) AS devices, "
             "sum(dex_score * device_days) FILTER (WHERE dex_score IS NOT NULL) "
             "/ sum(device_days) FILTER (WHERE dex_score IS NOT NULL) AS dex_score "
@@ -247,16 +249,66 @@ def _devices(marts: PublishedMarts, week: Period) -> list[dict]:
             f"GROUP BY {dimension} ORDER BY dex_score ASC NULLS LAST, name",
             [week.start],
         )
-        rows = [
-            {
-                "name": "" if missing(r.name) else str(r.name),
-                "devices": str(int(r.devices)),
-                "dex": low_sample(r.devices) if missing(r.dex_score) else number(r.dex_score),
-            }
-            for r in frame.itertuples()
-        ]
-        groups.append({"dimension": dimension, "label": label, "rows": rows})
     return groups
+
+
+def _devices(groups: dict[str, pd.DataFrame]) -> list[dict]:
+    return [
+        {
+            "dimension": dimension,
+            "label": dimension.capitalize(),
+            "rows": [
+                {
+                    "name": "" if missing(r.name) else str(r.name),
+                    "devices": str(int(r.devices)),
+                    "dex": low_sample(r.devices) if missing(r.dex_score) else number(r.dex_score),
+                }
+                for r in frame.itertuples()
+            ],
+        }
+        for dimension, frame in groups.items()
+    ]
+
+
+def _journey(marts: PublishedMarts, month: Period, model: str) -> str:
+    """What the model's users went through in the week's month, as the callout says it."""
+    models = device_tickets(marts, month.start)
+    if models is None:
+        return "its journey figures need a newer publish"
+    rows = models[models.model == model]
+    if rows.empty:
+        return "no journey figures yet"
+    row = next(rows.itertuples())
+    if hidden(row):
+        users = count(row.employees)
+        return f"too few of its users in {month.title} for journey figures (n={users})"
+    tickets = number(row.tickets_per_100_employees)
+    if missing(row.lost_hours_per_100_employees):
+        return (
+            f"in {month.title} its users opened {tickets} tickets per 100 employees "
+            f"(too few answers for lost time, n={count(row.responses)})"
+        )
+    lost = number(row.lost_hours_per_100_employees)
+    return (
+        f"in {month.title} its users opened {tickets} tickets and lost {lost} hours "
+        "per 100 employees"
+    )
+
+
+def _worst_model(
+    marts: PublishedMarts, week: Period, models: pd.DataFrame
+) -> dict[str, str] | None:
+    """The model with the lowest DEX this week (the device table's first scored row)."""
+    scored = models[models.dex_score.notna()]
+    if scored.empty:
+        return None
+    worst = scored.iloc[0]
+    return {
+        "model": str(worst["name"]),
+        "dex": number(worst.dex_score),
+        "devices": str(int(worst.devices)),
+        "journey": _journey(marts, month_of(week.start), worst["name"]),
+    }
 
 
 def _change_rows(changes: pd.DataFrame) -> list[dict[str, Any]]:
@@ -310,6 +362,7 @@ def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
         if r.indicator == "happiness_score" and r.reference_kind == "previous_4_weeks"
     }
     warnings = _response_warnings(scope, this_week, RESPONSE_RATE_WARNING)
+    devices = _device_groups(marts, week)
     html = render(
         "weekly.html",
         week=week,
@@ -329,7 +382,8 @@ def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
         **_issues(marts, week, scope_ids, this_week),
         watermelons=_watermelons(marts, week, scope_ids),
         warnings=warnings,
-        devices=_devices(marts, week),
+        devices=_devices(devices),
+        worst_model=_worst_model(marts, week, devices["model"]),
         changes=_change_rows(changes),
     )
     services = {

@@ -45,3 +45,19 @@
 {% macro device_score_columns() -%}
     {{ return(['dex_score'] + dex_weights().keys() | list) }}
 {%- endmacro %}
+
+{#- DEX bands of an employee's month on their primary device (issue 19): the thresholds live
+    here and nowhere else; docs/metrics.md explains them. -#}
+{% macro dex_band_thresholds() -%}
+    {{ return({'fair': 50, 'good': 70}) }}
+{%- endmacro %}
+
+{% macro dex_band(score) -%}
+    {%- set at = dex_band_thresholds() -%}
+    case
+        when {{ score }} is null then null
+        when {{ score }} < {{ at['fair'] }} then 'poor'
+        when {{ score }} < {{ at['good'] }} then 'fair'
+        else 'good'
+    end
+{%- endmacro %}

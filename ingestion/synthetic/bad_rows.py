@@ -216,9 +216,13 @@ def save_one_survey_as_windows_1252(landing_dir: Path, days: list[date]) -> Path
     if not files:
         return None
     path = files[len(files) // 2]
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if len(frame):
-        frame.loc[frame.index[: max(1, len(frame) // 4)], "comment"] = WINDOWS_1252_COMMENT
-    text = frame.to_csv(index=False, lineterminator="\r\n")
-    path.write_bytes(text.encode("cp1252"))
+    # The csv module, not pandas: the file may already hold a ragged row, which must stay one.
+    header, *rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    comment = header.index("comment")
+    whole = [row for row in rows if len(row) == len(header)]
+    for row in whole[: max(1, len(whole) // 4)]:
+        row[comment] = WINDOWS_1252_COMMENT
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows([header, *rows])
+    path.write_bytes(buffer.getvalue().encode("cp1252"))
     return path

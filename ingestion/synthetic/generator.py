@@ -209,6 +209,42 @@ def _storm_mask(days: list[date]) -> np.ndarray:
     return mask
 
 
+def _bad_client_days(days: list[date]) -> np.ndarray:
+    """The days the bad client version runs at org.BAD_CLIENT_LOCATION."""
+    start = int(len(days) * org.BAD_CLIENT_START_FRACTION)
+    mask = np.zeros(len(days), dtype=bool)
+    mask[start : start + org.BAD_CLIENT_DAYS] = True
+    return mask
+
+
+_SLOW_DISK = [m[0] for m in org.DEVICE_MODELS].index(org.SLOW_DISK_MODEL)
+_DEVICE_SERVICE = [s.incident_category for s in org.SERVICES].index("hardware")
+
+
+def _device_incident_weights(employees: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each employee's weight as a device incident's caller: on usual days, on bad-client days."""
+    model_idx = employees["model_idx"].to_numpy()
+    crash_rate = np.array([m[4] for m in org.DEVICE_MODELS])[model_idx]
+    crashes_and_freezes = crash_rate * (1 + org.FREEZES_PER_CRASH)
+    slow_disk = np.where(model_idx == _SLOW_DISK, org.SLOW_DISK_TICKET_FACTOR, 1.0)
+    at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
+    bad_client = np.where(at_bad_site, org.BAD_CLIENT_CRASH_FACTOR, 1.0)
+    usual = slow_disk * (1 + org.CRASH_TICKET_WEIGHT * crashes_and_freezes)
+    on_bad_days = slow_disk * (1 + org.CRASH_TICKET_WEIGHT * crashes_and_freezes * bad_client)
+    return usual, on_bad_days
+
+
+def _device_incident_callers(
+    rng: np.random.Generator, employees: pd.DataFrame, on_bad_day: np.ndarray
+) -> np.ndarray:
+    """A caller for each device incident, drawn towards the employees whose device is poor."""
+    usual, on_bad_days = _device_incident_weights(employees)
+    n = on_bad_day.size
+    usual_pick = rng.choice(len(employees), n, p=usual / usual.sum())
+    bad_pick = rng.choice(len(employees), n, p=on_bad_days / on_bad_days.sum())
+    return np.where(on_bad_day, bad_pick, usual_pick)
+
+
 def _tickets(
     rng: np.random.Generator, config: GeneratorConfig, days: list[date], employees: pd.DataFrame
 ) -> pd.DataFrame:
@@ -266,6 +302,9 @@ def _tickets(
     unmapped = rng.random(n) < org.UNMAPPED_SHARE
     business_service[unmapped] = org.UNMAPPED_BUSINESS_SERVICE
     close_delay_s = rng.integers(3, 8, n) * SECONDS_PER_DAY
+    category = np.where(
+        is_request, "request", np.array([s.incident_category for s in org.SERVICES])[service_idx]
+    )
     frame = pd.DataFrame(
         {
             "sys_id": [f"{a:016x}{b:016x}" for a, b in rng.integers(0, 2**63, (n, 2))],
@@ -274,6 +313,7 @@ def _tickets(
             "business_service": business_service,
             "priority": np.array([p[0] for p in org.PRIORITIES])[priority_idx],
             "contact_type": np.array([c[0] for c in org.CONTACT_TYPES])[contact_idx],
+            "category": category,
             "caller_idx": rng.integers(0, len(employees), n),
             "opened_s": opened_s,
             "resolved_s": resolved_s,
@@ -285,7 +325,20 @@ def _tickets(
             "in_storm": in_storm,
             "resolution_h": resolution_h,
         }
-    ).sort_values("opened_s", kind="stable", ignore_index=True)
+    )
+    # Device incidents come more from poor devices; other tickets keep their uniform callers.
+    # Drawn from a stream of their own, so every other draw of the organisation stays the same.
+    device_incident = (service_idx == _DEVICE_SERVICE) & ~is_request
+    bad_days = _bad_client_days(days)
+    frame.loc[device_incident, "caller_idx"] = _device_incident_callers(
+        rng.spawn(1)[0], employees, bad_days[day_idx[device_incident]]
+    )
+    caller = frame["caller_idx"].to_numpy()
+    at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
+    frame["poor_device"] = (employees["model_idx"].to_numpy()[caller] == _SLOW_DISK) | (
+        at_bad_site[caller] & bad_days[day_idx]
+    )
+    frame = frame.sort_values("opened_s", kind="stable", ignore_index=True)
     frame["number"] = [
         f"{'RITM' if r else 'INC'}{i:07d}" for i, r in enumerate(frame["is_request"], start=1)
     ]
@@ -308,7 +361,7 @@ def _ticket_versions(t: pd.DataFrame) -> list[tuple[int, dict]]:
             "assignment_group": f"{row.service_id} Support",
             "caller_id": row.caller_id,
             "location": row.location,
-            "category": "request" if row.is_request else "incident",
+            "category": row.category,
         }
         versions.append(
             (row.opened_s, {**base, "_state": "opened", "reassignment_count": 0, "reopen_count": 0})
@@ -478,7 +531,11 @@ def _ticket_responses(
     chat_progress = (done["opened_s"].to_numpy() / horizon).clip(0, 1)
     happiness = _happiness(rng, _unhappy_probability(done, days, chat_progress))
     lost = _lost_time(
-        rng, happiness, done["reassignment_count"].to_numpy(), done["is_request"].to_numpy()
+        rng,
+        happiness,
+        done["reassignment_count"].to_numpy(),
+        done["is_request"].to_numpy(),
+        _device_lost_time_factor(done),
     )
     return pd.DataFrame(
         {
@@ -493,16 +550,30 @@ def _ticket_responses(
     )
 
 
+def _device_lost_time_factor(t: pd.DataFrame) -> np.ndarray:
+    """How much more lost time the caller reports because their device is poor (1 if it is not)."""
+    hardware = t["category"].to_numpy() == "hardware"
+    factor = np.where(
+        hardware, org.POOR_DEVICE_HARDWARE_LOST_TIME_FACTOR, org.POOR_DEVICE_LOST_TIME_FACTOR
+    )
+    return np.where(t["poor_device"].to_numpy(), factor, 1.0)
+
+
 def _lost_time(
     rng: np.random.Generator,
     happiness: np.ndarray,
     reassignments: np.ndarray,
     is_request: np.ndarray,
+    device_factor: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Heavy-tailed minutes (about 13 % of tickets carry most of it); NaN when not answered."""
+    """Heavy-tailed minutes (about 13 % of tickets carry most of it); NaN when not answered.
+
+    `device_factor` multiplies what each respondent reports (poor devices, see organisation).
+    """
     n = happiness.size
     median = np.where(happiness <= 6, 150.0, 25.0) * np.where(is_request, 0.8, 1.0)
     minutes = median * np.exp(rng.normal(0, 1.25, n)) + 60.0 * reassignments * rng.random(n)
+    minutes = minutes * device_factor
     minutes = np.round(minutes).astype(float)
     minutes[rng.random(n) > 0.8] = np.nan  # about 80 % answer the lost-time question
     return minutes
@@ -516,7 +587,7 @@ def _proactive_responses(
     responded_s = rng.integers(0, len(days) * SECONDS_PER_DAY, n)
     who = rng.integers(0, len(employees), n)
     topic = rng.choice(org.PROACTIVE_TOPICS, n)
-    slow_model = employees["model_idx"].to_numpy()[who] == 3  # the HDD model
+    slow_model = employees["model_idx"].to_numpy()[who] == _SLOW_DISK
     p_unhappy = 0.12 + 0.35 * ((topic == "laptop") & slow_model)
     happiness = _happiness(rng, p_unhappy)
     return pd.DataFrame(
@@ -591,13 +662,16 @@ def _write_devices(
     models = np.array([m[0] for m in org.DEVICE_MODELS])[model_idx]
     device_type = np.array([m[1] for m in org.DEVICE_MODELS])[model_idx]
     boot_median = np.array([m[3] for m in org.DEVICE_MODELS])[model_idx]
+    slow_disk = model_idx == _SLOW_DISK
+    logon_median = 28.0 * np.where(slow_disk, org.SLOW_DISK_LOGON_FACTOR, 1.0)
+    memory_scale = 5.0 * np.where(slow_disk, org.SLOW_DISK_MEMORY_FACTOR, 1.0)
     crash_rate = np.array([m[4] for m in org.DEVICE_MODELS])[model_idx]
     is_laptop = device_type == "laptop"
     at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
-    bad_start = int(len(days) * org.BAD_CLIENT_START_FRACTION)
+    bad_days = _bad_client_days(days)
     for day_i, day in enumerate(days):
-        bad_client = at_bad_site & (bad_start <= day_i < bad_start + org.BAD_CLIENT_DAYS)
-        crash_factor = np.where(bad_client, 4.0, 1.0)
+        bad_client = at_bad_site & bad_days[day_i]
+        crash_factor = np.where(bad_client, org.BAD_CLIENT_CRASH_FACTOR, 1.0)
         age = day_i / 365.0
         table = pa.table(
             {
@@ -611,12 +685,14 @@ def _write_devices(
                 ),
                 "boot_duration_s": np.round(boot_median * np.exp(rng.normal(0, 0.35, n)), 1),
                 # About 30 % of sign-ins take over 40 s (DOMAIN §3).
-                "logon_duration_s": np.round(28.0 * np.exp(rng.normal(0, 0.55, n)), 1),
+                "logon_duration_s": np.round(logon_median * np.exp(rng.normal(0, 0.55, n)), 1),
                 "app_crashes": rng.poisson(crash_rate * crash_factor),
-                "app_freezes": rng.poisson(crash_rate * 1.5 * crash_factor),
+                "app_freezes": rng.poisson(crash_rate * org.FREEZES_PER_CRASH * crash_factor),
                 "system_crashes": rng.poisson(np.full(n, 1.5 / 365) * crash_factor),
                 "cpu_saturation_pct": np.round(np.clip(rng.gamma(2.0, 4.0, n), 0, 100), 1),
-                "memory_saturation_pct": np.round(np.clip(rng.gamma(2.0, 5.0, n), 0, 100), 1),
+                "memory_saturation_pct": np.round(
+                    np.clip(rng.gamma(2.0, memory_scale, n), 0, 100), 1
+                ),
                 "disk_free_pct": np.round(
                     np.clip(
                         employees["disk_free_start"].to_numpy() - 10 * age + rng.normal(0, 1, n),

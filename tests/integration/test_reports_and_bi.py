@@ -23,7 +23,7 @@ from orchestration.cli import EXIT_OK, EXIT_USAGE, execute_pipeline, main, summa
 from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
 from reporting.html import interval, number, percent, plus_minus
 from tests.integration.warehouse import query
-from tests.unit.reporting.pack_html import section_rows, service_id, trends
+from tests.unit.reporting.pack_html import paragraphs, section_rows, service_id, trends
 
 pytestmark = pytest.mark.integration
 
@@ -341,7 +341,7 @@ def test_every_query_in_the_bi_guide_runs_read_only_from_another_process(publish
     report = json.loads(answer.stdout)
     assert report["version"].startswith("1.5." if client == "duckdb-1.5" else "2.")
     assert not report["writable"]
-    assert len(report["results"]) == 7
+    assert len(report["results"]) == 9
     assert all(result["rows"] > 0 for result in report["results"]), report["results"]
     assert report["results"][0]["columns"] == [
         "service_name",
@@ -352,3 +352,41 @@ def test_every_query_in_the_bi_guide_runs_read_only_from_another_process(publish
         "responses",
         "low_sample",
     ]
+
+
+def test_the_monthly_pack_ranks_first_the_model_whose_users_lost_the_most_hours(published):
+    settings, _ = published
+    ranked = query(
+        settings.reporting_path,
+        "SELECT model, lost_hours_per_100_employees FROM marts.device_ticket_experience_monthly "
+        "WHERE month_start = ? AND department = 'all' AND NOT low_sample "
+        "AND lost_hours_per_100_employees IS NOT NULL ORDER BY lost_hours_per_100_employees DESC",
+        [MONTH_START],
+    )
+    assert len(ranked) >= 2, "the test data must hold models with lost time in April"
+    rows = section_rows(pack_html(settings, "monthly"), "Devices behind the tickets")
+    top = ranked[0][1]
+    assert rows[0][0].text in {model for model, lost in ranked if lost == top}
+    # The ranked models come first, the most lost hours per 100 employees first.
+    assert [row[1].text for row in rows[: len(ranked)]] == [
+        number(lost, 1, " h") for _, lost in ranked
+    ]
+    assert len(paragraphs(pack_html(settings, "monthly"), "comparison")) == 2
+
+
+def test_the_weekly_device_section_opens_with_the_worst_model_of_its_table(published):
+    settings, _ = published
+    html = pack_html(settings, "weekly")
+    [callout] = paragraphs(html, "callout")
+    model, _, dex = (cell.text for cell in section_rows(html, "Device experience")[0])
+    assert callout.startswith(f"The worst model this week: {model}, DEX {dex} over ")
+    journey = query(
+        settings.reporting_path,
+        "SELECT tickets_per_100_employees, lost_hours_per_100_employees "
+        "FROM marts.device_ticket_experience_monthly "
+        "WHERE month_start = ? AND department = 'all' AND model = ? AND NOT low_sample",
+        [MONTH_START, model],
+    )
+    if journey and journey[0][1] is not None:
+        tickets, lost = journey[0]
+        assert f"opened {number(tickets)} tickets and lost {number(lost)} hours" in callout

@@ -16,16 +16,13 @@ import pandas as pd
 import pytest
 
 from ingestion.synthetic import organisation as org
-from ingestion.synthetic.generator import GeneratorConfig, generate
-from orchestration.settings import PROJECT_SEEDS_DIR, Settings, stage_reference_seeds
+from orchestration.settings import Settings
 from reporting.experience_alerts import AlertTargets, send_experience_alerts
 from reporting.marts import PublishedMarts
 from reporting.periods import last_complete_week
-from tests.integration.warehouse import dbt_build, load
 
 pytestmark = pytest.mark.integration
 
-DEMO = GeneratorConfig(start=date(2026, 5, 18))  # the demo's organisation, on fixed dates
 Z_95 = 1.96
 MIN_RESPONSES = 5
 MIN_LOST_TIME_ANSWERS = 30  # dbt var min_lost_time_answers_to_test
@@ -33,15 +30,8 @@ MAX_FALSE_ALARM_RATE = 0.05
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Settings:
-    root = tmp_path_factory.mktemp("signal")
-    settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data")})
-    generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, DEMO)
-    stage_reference_seeds(settings)
-    first, last = DEMO.timeline()
-    load(settings, [first + timedelta(days=i) for i in range((last - first).days + 1)])
-    dbt_build(settings, root / "target")
-    return settings
+def warehouse(demo_warehouse: Settings) -> Settings:
+    return demo_warehouse
 
 
 def frame(settings: Settings, sql: str) -> pd.DataFrame:

@@ -47,10 +47,10 @@ def test_intermediate_models_are_named_int_entity_verb():
 
 
 def test_the_marts_are_exactly_the_published_contract_and_each_has_its_gates():
-    # DESIGN §4's marts (with the second round's experience_changes) plus the channel
-    # breakdown; quality/gates.py gates each of them.
+    # DESIGN §4's marts (with the second round's experience_changes and journey marts) plus
+    # the channel breakdown; quality/gates.py gates each of them.
     assert {n["name"] for n in models() if layer(n) == "marts"} == set(MARTS)
-    assert len(MARTS) == 12
+    assert len(MARTS) == 14
 
 
 def test_every_mart_enforces_a_contract_with_typed_described_columns():
@@ -86,6 +86,8 @@ def test_every_metric_formula_has_unit_tests():
         "service_experience_weekly",
         "service_experience_monthly",
         "experience_changes",
+        "int_employee_device_month",
+        "device_ticket_experience_monthly",
         "xla_baseline",
         "xla_scorecard",
         "watermelon_services",

@@ -62,6 +62,10 @@ def test_asset_keys_and_groups(graph):
         "marts/watermelon_services": "marts",
         "marts/experience_hotspots": "marts",
         "marts/experience_changes": "marts",
+        "marts/device_ticket_experience_monthly": "marts",
+        "marts/dex_band_experience_monthly": "marts",
+        "intermediate/int_employee_device_month": "intermediate",
+        "intermediate/int_employee_journeys_joined": "intermediate",
         "reporting/xmo_reporting": "reporting",
         "reports/weekly_pack": "reporting",
         "reports/monthly_pack": "reporting",
@@ -82,7 +86,7 @@ def test_lineage_runs_from_raw_through_dbt_to_publication(graph):
     assert published_from == {
         key for key in asset_graph.get_all_asset_keys() if key.path[0] == "marts"
     }
-    assert len(published_from) == 12
+    assert len(published_from) == 14
 
 
 def test_every_published_mart_and_raw_source_is_gated_by_blocking_gx_checks(graph):
@@ -141,6 +145,9 @@ def test_dbt_tests_are_asset_checks_too(graph):
             "marts/experience_changes"
         ),
         "assert_experience_changes_reconcile_with_the_weekly_mart": "marts/experience_changes",
+        "assert_journey_tickets_reconcile_with_the_tickets_of_employees_with_a_device": (
+            "marts/device_ticket_experience_monthly"
+        ),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 
 
@@ -77,3 +78,11 @@ def trends(html: str) -> dict[str, ET.Element]:
         for row in rows
         if "<small>" in row
     }
+
+
+def paragraphs(html: str, css: str) -> list[str]:
+    """The text of each paragraph of class `css` (a callout, a comparison), as it reads."""
+    return [
+        re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", body))).strip()
+        for body in re.findall(rf'<p class="{css}">(.*?)</p>', html, re.S)
+    ]

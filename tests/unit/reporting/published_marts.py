@@ -1,7 +1,8 @@
 """A reporting database written by hand: the marts and columns the packs read, typed as published.
 
 `write_reporting_db` creates every table (empty unless rows are given) so a test states only the
-rows it is about; `sample_organisation` is a small one around week 2026-W17 and April 2026.
+rows it is about; `sample_organisation` is a small one around week 2026-W17 and April 2026, with
+the journey marts of issue 19 (`device_ticket_experience_monthly`, `dex_band_experience_monthly`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,28 @@ SCORES = {
     "reopen_rate": "DOUBLE",
     "low_sample": "BOOLEAN",
 }
+# What the journey marts publish about a group of employees (a model's or a DEX band's users).
+JOURNEY = {
+    "dex_score": "DOUBLE",
+    "tickets_opened": "BIGINT",
+    "tickets_per_100_employees": "DOUBLE",
+    "hardware_tickets": "BIGINT",
+    "responses": "BIGINT",
+    "happiness_score": "DOUBLE",
+    "avg_lost_time_minutes": "DOUBLE",
+    "total_lost_hours": "DOUBLE",
+    "lost_hours_per_100_employees": "DOUBLE",
+    "low_sample": "BOOLEAN",
+}
+# A DEX band against the good band of the same department and month, with 95 % intervals.
+RATIOS = (
+    "tickets_ratio_vs_good",
+    "tickets_ratio_ci_low",
+    "tickets_ratio_ci_high",
+    "lost_time_ratio_vs_good",
+    "lost_time_ratio_ci_low",
+    "lost_time_ratio_ci_high",
+)
 COLUMNS: dict[str, dict[str, str]] = {
     "dim_service": {
         "service_id": "VARCHAR",
@@ -81,8 +104,25 @@ COLUMNS: dict[str, dict[str, str]] = {
         "devices": "BIGINT",
         "device_days": "BIGINT",
         "dex_score": "DOUBLE",
+        "low_sample": "BOOLEAN",
     },
     "experience_changes": CHANGE_COLUMNS,
+    "device_ticket_experience_monthly": {
+        "department": "VARCHAR",
+        "model": "VARCHAR",
+        "month_start": "DATE",
+        "employees": "BIGINT",
+        "devices": "BIGINT",
+        **JOURNEY,
+    },
+    "dex_band_experience_monthly": {
+        "dex_band": "VARCHAR",
+        "department": "VARCHAR",
+        "month_start": "DATE",
+        "employees": "BIGINT",
+        **JOURNEY,
+        **dict.fromkeys(RATIOS, "DOUBLE"),
+    },
 }
 
 
@@ -138,6 +178,19 @@ def _svc01_week(weeks_ago: int) -> dict:
     return _week("SVC01", weeks_ago, 40, 49.0 if weeks_ago == 0 else 63.0)
 
 
+def _device_week(department: str, model: str, devices: int, days: int, dex: float | None):
+    """A cell of device_experience_weekly in 2026-W17: no score (low sample) under 5 devices."""
+    return {
+        "department": department,
+        "model": model,
+        "week_start": WEEK_START,
+        "devices": devices,
+        "device_days": days,
+        "dex_score": dex,
+        "low_sample": devices < 5,
+    }
+
+
 def _scorecard(service_id: str, month_start: date, indicator: str, actual, status: str) -> dict:
     return {
         "service_id": service_id,
@@ -150,6 +203,84 @@ def _scorecard(service_id: str, month_start: date, indicator: str, actual, statu
         "delta_vs_baseline": None if actual is None else actual - 40.0,
         "status": status,
         "in_scope": True,
+    }
+
+
+def journey(employees: int, tickets: int | None, responses: int | None, lost_hours=None) -> dict:
+    """A journey-mart group: per-100-employee rates from the counts; low sample under 5 employees
+    (no ticket or answer figure), no happiness or lost time under 5 answers."""
+    if employees < 5:
+        return {"employees": employees, "low_sample": True}
+    answered = responses is not None and responses >= 5
+    return {
+        "employees": employees,
+        "tickets_opened": tickets,
+        "tickets_per_100_employees": 100 * tickets / employees,
+        "hardware_tickets": tickets // 3,
+        "responses": responses,
+        "happiness_score": 20.0 if answered else None,
+        "avg_lost_time_minutes": 60 * lost_hours / responses if answered else None,
+        "total_lost_hours": lost_hours if answered else None,
+        "lost_hours_per_100_employees": 100 * lost_hours / employees if answered else None,
+        "low_sample": False,
+    }
+
+
+def _model_month(model: str, dex: float, group: dict, department="all", month=MONTH_START):
+    return {
+        "department": department,
+        "model": model,
+        "month_start": month,
+        "devices": group["employees"] + 1,
+        "dex_score": dex,
+        **group,
+    }
+
+
+def _band_month(band: str, dex: float, group: dict, ratios=(None,) * 6, department="all"):
+    return {
+        "dex_band": band,
+        "department": department,
+        "month_start": MONTH_START,
+        "dex_score": dex,
+        **group,
+        **dict(zip(RATIOS, ratios, strict=True)),
+    }
+
+
+def device_journeys() -> dict[str, list[dict[str, Any]]]:
+    """April 2026 over the whole organisation, and decoys the packs must leave out.
+
+    Models by lost hours per 100 employees: Latitude 5420 (55.0), MacBook Air (25.0), T14 (20.0);
+    EliteBook's 8 users gave 3 answers (no lost time), Surface Go has 3 users (low sample).
+    Employees on poor devices opened 2.3× the tickets and lost 1.8× the time of those on good
+    ones; fair devices had 3 employees, too few to compare.
+    """
+    return {
+        "device_ticket_experience_monthly": [
+            _model_month("Latitude 5420", 48.0, journey(40, 30, 20, 22.0)),
+            _model_month("T14", 71.5, journey(120, 48, 60, 24.0)),
+            _model_month("MacBook Air", 80.0, journey(30, 9, 12, 7.5)),
+            _model_month("EliteBook", 66.0, journey(8, 3, 3)),
+            _model_month("Surface Go", 35.0, journey(3, None, None)),
+            # Decoys: a department's row and another month, each with the most lost hours.
+            _model_month("T14", 70.0, journey(10, 9, 6, 9.0), department="Finance"),
+            _model_month("Surface Go", 30.0, journey(10, 9, 6, 9.9), month=date(2026, 3, 1)),
+        ],
+        "dex_band_experience_monthly": [
+            _band_month(
+                "poor", 42.0, journey(50, 35, 25, 18.0), (7 / 3, 1.86, 2.84, 1.8, 1.43, 2.31)
+            ),
+            _band_month("fair", 61.0, journey(3, None, None)),
+            _band_month("good", 78.0, journey(200, 60, 80, 40.0)),
+            _band_month(
+                "poor",
+                40.0,
+                journey(20, 20, 10, 10.0),
+                (3.3, 2.0, 5.0, 2.5, 1.1, 4.0),
+                department="Finance",
+            ),
+        ],
     }
 
 
@@ -239,15 +370,15 @@ def sample_organisation() -> dict[str, list[dict[str, Any]]]:
                 "share_of_negative": 0.4,
             },
         ],
+        # By model, worst first: Latitude 5420 (47.1 over its device-days), T14, MacBook Air;
+        # Surface Go has only low-sample cells, so no score.
         "device_experience_weekly": [
-            {
-                "department": "Finance",
-                "model": "T14",
-                "week_start": WEEK_START,
-                "devices": 12,
-                "device_days": 60,
-                "dex_score": 71.5,
-            },
+            _device_week("Finance", "T14", 12, 60, 71.5),
+            _device_week("HR", "Latitude 5420", 8, 56, 46.0),
+            _device_week("Finance", "Latitude 5420", 6, 12, 52.0),
+            _device_week("Finance", "MacBook Air", 10, 50, 80.0),
+            _device_week("HR", "MacBook Air", 2, 10, None),
+            _device_week("Sales", "Surface Go", 3, 15, None),
         ],
         "experience_changes": [
             change("SVC01", week_start=WEEK_START, value=49.0, reference_value=63.0, q_value=0.002)
@@ -313,4 +444,5 @@ def sample_organisation() -> dict[str, list[dict[str, Any]]]:
                 "minimum_detectable_change": 0.0,
             },
         ],
+        **device_journeys(),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ from reporting.marts import PublishedMarts
 from reporting.monthly import build_monthly
 from reporting.periods import parse_month, parse_week
 from reporting.weekly import build_weekly
-from tests.unit.reporting.pack_html import section_rows, service_id, trends
+from tests.unit.reporting.pack_html import paragraphs, section_rows, service_id, trends
 from tests.unit.reporting.published_marts import (
     HOSTILE_NAME,
     sample_organisation,
@@ -127,6 +128,181 @@ def test_the_monthly_pack_shows_happiness_with_its_interval(reporting_path):
         if service_id(row[0]) == "SVC01" and row[1].text == "Happiness"
     ]
     assert (svc01[2].text, svc01[3].text) == ("+47.0 (41.2 … 52.8)", "+55.0 (49.5 … 60.5)")
+
+
+def execute(path: Path, *statements: str) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def test_the_monthly_pack_ranks_models_by_lost_hours_per_100_employees_organisation_wide(
+    reporting_path,
+):
+    rows = section_rows(monthly_html(reporting_path), "Devices behind the tickets")
+    # Not the Finance row of T14 (90 h) nor March's Surface Go (99 h): April, department 'all'.
+    # EliteBook has figures but too few answers for lost time: after the ranked models.
+    assert [row[0].text for row in rows] == [
+        "Latitude 5420",
+        "MacBook Air",
+        "T14",
+        "EliteBook",
+        "Surface Go",
+    ]
+    # Lost hours, tickets per 100 employees, hardware tickets, DEX, employees.
+    assert [cell.text for cell in rows[0][1:]] == ["55.0 h", "75.0", "10", "48.0", "40"]
+    assert [cell.text for cell in rows[3][1:]] == ["low sample (n=3)", "37.5", "1", "66.0", "8"]
+
+
+def test_a_model_with_too_few_employees_shows_low_sample_and_no_figure(reporting_path):
+    html = monthly_html(reporting_path)
+    [surface_go] = [
+        row
+        for row in section_rows(html, "Devices behind the tickets")
+        if row[0].text == "Surface Go"
+    ]
+    # One cell across the figures: its 3 employees, not even a DEX should the mart carry one.
+    assert [(cell.text, cell.classes) for cell in surface_go[1:]] == [("low sample (n=3)", {"low"})]
+    section = html.split("Devices behind the tickets")[1].split("<h3>Poor and fair")[0]
+    assert "35.0" not in section
+
+
+def test_the_band_comparison_gives_each_ratio_with_its_95_percent_interval(reporting_path):
+    sentences = paragraphs(monthly_html(reporting_path), "comparison")
+    assert sentences[0] == (
+        "Employees on poor devices opened 2.3× the tickets (95 % interval 1.9–2.8×) and lost "
+        "1.8× the time (1.4–2.3×) of those on good ones."
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "poor", "fair"),
+    [
+        pytest.param(
+            None,
+            None,
+            "Too few employees on fair devices this month (n = 3) to compare.",
+            id="fair band low sample",
+        ),
+        pytest.param(
+            "UPDATE marts.dex_band_experience_monthly SET low_sample = true, employees = 4, "
+            "tickets_ratio_vs_good = NULL, lost_time_ratio_vs_good = NULL WHERE dex_band = 'good'",
+            "Too few employees on good devices this month (n = 4) to compare.",
+            "Too few employees on fair devices this month (n = 3) to compare.",
+            id="good band low sample",
+        ),
+        pytest.param(
+            "UPDATE marts.dex_band_experience_monthly SET responses = 3, total_lost_hours = NULL, "
+            "lost_time_ratio_vs_good = NULL, lost_time_ratio_ci_low = NULL, "
+            "lost_time_ratio_ci_high = NULL WHERE dex_band = 'poor' AND department = 'all'",
+            "Employees on poor devices opened 2.3× the tickets (95 % interval 1.9–2.8×) of those "
+            "on good ones; too few answers about lost time to compare it (n = 3 on poor devices).",
+            None,
+            id="too few answers about lost time",
+        ),
+        pytest.param(
+            "UPDATE marts.dex_band_experience_monthly SET total_lost_hours = 0, "
+            "lost_time_ratio_vs_good = NULL WHERE department = 'all' AND dex_band <> 'fair'",
+            "Employees on poor devices opened 2.3× the tickets (95 % interval 1.9–2.8×) of those "
+            "on good ones; those on poor and good devices reported no lost time, so there is no "
+            "ratio.",
+            None,
+            id="no lost time on either side",
+        ),
+        pytest.param(
+            "DELETE FROM marts.dex_band_experience_monthly WHERE dex_band = 'fair'",
+            None,
+            "No employee was on fair devices this month, so there is nothing to compare.",
+            id="no fair band",
+        ),
+    ],
+)
+def test_a_band_without_a_ratio_says_why_with_its_n(reporting_path, change, poor, fair):
+    if change:
+        execute(reporting_path, change)
+    sentences = paragraphs(monthly_html(reporting_path), "comparison")
+    assert len(sentences) == 2
+    if poor:
+        assert sentences[0] == poor
+    if fair:
+        assert sentences[1] == fair
+    assert all("None" not in s and "nan" not in s for s in sentences)
+
+
+def test_the_band_chart_draws_tickets_per_100_employees_and_no_bar_for_a_low_sample(
+    reporting_path,
+):
+    html = monthly_html(reporting_path)
+    svg = ET.fromstring(re.search(r'<svg class="columns".*?</svg>', html, re.S)[0])
+    bars = {rect.findtext("title"): float(rect.get("height")) for rect in svg.iter("rect")}
+    assert set(bars) == {"poor (n=50): 70.0", "good (n=200): 30.0"}  # fair: 3 employees
+    assert bars["poor (n=50): 70.0"] / bars["good (n=200): 30.0"] == pytest.approx(70 / 30)
+
+
+def test_the_weekly_device_section_opens_with_the_worst_model_and_its_journey(reporting_path):
+    html = weekly_html(reporting_path)
+    [callout] = paragraphs(html, "callout")
+    # Surface Go has no score (only low-sample cells); Latitude 5420's is over its device-days,
+    # as the table below ranks it: (46 × 56 + 52 × 12) / 68.
+    assert callout == (
+        "The worst model this week: Latitude 5420, DEX 47.1 over 14 devices; in April 2026 its "
+        "users opened 75.0 tickets and lost 55.0 hours per 100 employees."
+    )
+    first = section_rows(html, "Device experience")[0]
+    assert (first[0].text, first[2].text) == ("Latitude 5420", "47.1")
+
+
+@pytest.mark.parametrize(
+    ("change", "journey"),
+    [
+        pytest.param(
+            "DELETE FROM marts.device_ticket_experience_monthly WHERE model = 'Latitude 5420'",
+            "no journey figures yet",
+            id="no row for the model",
+        ),
+        pytest.param(
+            "UPDATE marts.device_ticket_experience_monthly SET employees = 4, low_sample = true "
+            "WHERE model = 'Latitude 5420'",
+            "too few of its users in April 2026 for journey figures (n=4)",
+            id="low sample",
+        ),
+        pytest.param(
+            "UPDATE marts.device_ticket_experience_monthly SET responses = 2, "
+            "lost_hours_per_100_employees = NULL WHERE model = 'Latitude 5420'",
+            "in April 2026 its users opened 75.0 tickets per 100 employees (too few answers for "
+            "lost time, n=2)",
+            id="too few answers",
+        ),
+    ],
+)
+def test_the_worst_model_callout_says_when_it_has_no_journey_figures(
+    reporting_path, change, journey
+):
+    execute(reporting_path, change)
+    [callout] = paragraphs(weekly_html(reporting_path), "callout")
+    assert (
+        callout == f"The worst model this week: Latitude 5420, DEX 47.1 over 14 devices; {journey}."
+    )
+
+
+def test_packs_published_before_the_journey_marts_say_they_need_a_newer_publish(reporting_path):
+    execute(
+        reporting_path,
+        "DROP TABLE marts.device_ticket_experience_monthly",
+        "DROP TABLE marts.dex_band_experience_monthly",
+    )
+    html = monthly_html(reporting_path)
+    section = html.split("<h2>Devices behind the tickets</h2>")[1]
+    assert section.count("This part needs a newer publish") == 2
+    assert "device_ticket_experience_monthly" in section
+    assert "dex_band_experience_monthly" in section
+    assert section_rows(html, "Devices behind the tickets") == []
+    assert paragraphs(html, "comparison") == []
+    [callout] = paragraphs(weekly_html(reporting_path), "callout")
+    assert callout.endswith("47.1 over 14 devices; its journey figures need a newer publish.")
 
 
 def test_a_template_naming_a_figure_that_was_not_computed_fails_instead_of_printing_nothing():

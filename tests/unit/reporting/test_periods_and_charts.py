@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from reporting.charts import bars, trend
+from reporting.charts import bars, columns, trend
 from reporting.html import Figure, delta, interval, low_sample, number, plus_minus
 from reporting.periods import (
     PeriodError,
@@ -93,6 +93,18 @@ def test_bars_are_scaled_to_the_largest_value_and_labelled():
     assert "20.0 h" in svg and "SVC01" in svg
 
 
+def test_columns_rise_from_one_base_so_heights_compare_as_ratios_and_none_draws_no_bar():
+    svg = ET.fromstring(columns([("poor", 60.0), ("fair", None), ("good", 20.0)], " t"))
+    rects = list(svg.iter("rect"))
+    assert [r.findtext("title") for r in rects] == ["poor: 60.0 t", "good: 20.0 t"]
+    heights = [float(r.get("height")) for r in rects]
+    assert heights[0] / heights[1] == pytest.approx(3)
+    assert len({float(r.get("y")) + float(r.get("height")) for r in rects}) == 1
+    [gap] = [t for t in svg.iter("text") if t.get("class") == "gap"]
+    assert gap.findtext("title") == "fair: no figure (low sample)"
+    assert columns([]) == ""
+
+
 def test_cells_show_low_samples_and_missing_values_as_such_never_as_zero():
     assert low_sample(3) == Figure("low sample (n=3)", "low")
     assert number(float("nan")) == "–" and number(None) == "–"
@@ -111,5 +123,6 @@ def test_a_figure_reads_with_its_interval_and_a_detectable_change_with_its_unit(
 
 def test_chart_text_is_escaped_before_the_packs_mark_the_svg_safe():
     svg = trend([1.0], ["<b>W1</b>"], intervals=[(0.0, 2.0)]) + bars([("<i>SVC</i>", 1.0)])
-    assert "<b>" not in svg and "<i>" not in svg
+    svg += columns([("<u>poor</u>", 1.0), ("<u>fair</u>", None)])
+    assert "<b>" not in svg and "<i>" not in svg and "<u>" not in svg
     assert "&lt;b&gt;W1&lt;/b&gt;: 95 % interval 0.0 … 2.0" in svg and "&lt;i&gt;SVC" in svg

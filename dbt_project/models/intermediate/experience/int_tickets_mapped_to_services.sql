@@ -41,6 +41,7 @@ mapped as (
         coalesce(tickets.made_sla, false) as made_sla,
         coalesce(tickets.reopen_count, 0) > 0 as is_reopened,
         coalesce(tickets.reassignment_count, 0) as reassignment_count,
+        tickets.category,
         tickets.caller_key
     from tickets
     left join business_service_mapping
