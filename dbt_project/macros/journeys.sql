@@ -93,11 +93,12 @@ journey_cells as (
     case when not low_sample then {{ expression }} end
 {%- endmacro %}
 
-{#- The ticket and answer columns both journey marts publish, masked by low_sample. -#}
+{#- The ticket and answer columns both journey marts publish, masked by low_sample. Arithmetic in
+    double from the start: Spark would otherwise divide decimals and round to 6 places. -#}
 {% macro journey_figures() -%}
         cast({{ unless_low_sample('dex_score') }} as double) as dex_score,
         cast({{ unless_low_sample('tickets_opened') }} as bigint) as tickets_opened,
-        cast({{ unless_low_sample('100.0 * tickets_opened / employees') }} as double)
+        cast({{ unless_low_sample('100 * cast(tickets_opened as double) / employees') }} as double)
             as tickets_per_100_employees,
         cast({{ unless_low_sample('hardware_tickets') }} as bigint) as hardware_tickets,
         cast({{ unless_low_sample('responses') }} as bigint) as responses,
@@ -110,7 +111,7 @@ journey_cells as (
         cast({{ unless_low_sample(when_enough_responses('responses',
             'cast(lost_time_minutes as double) / 60')) }} as double) as total_lost_hours,
         cast({{ unless_low_sample(when_enough_responses('responses',
-            '100.0 * lost_time_minutes / 60 / employees')) }} as double)
+            '100 * cast(lost_time_minutes as double) / 60 / employees')) }} as double)
             as lost_hours_per_100_employees,
         cast(low_sample as boolean) as low_sample
 {%- endmacro %}
