@@ -15,21 +15,11 @@ import pytest
 
 from ingestion.synthetic import organisation as org
 from orchestration.settings import Settings
+from quality.gates import JOURNEY_FIGURES
 
 pytestmark = pytest.mark.integration
 
 MIN_EMPLOYEES = 5
-FIGURES = (
-    "dex_score",
-    "tickets_opened",
-    "tickets_per_100_employees",
-    "hardware_tickets",
-    "responses",
-    "happiness_score",
-    "avg_lost_time_minutes",
-    "total_lost_hours",
-    "lost_hours_per_100_employees",
-)
 
 
 def frame(settings: Settings, sql: str) -> pd.DataFrame:
@@ -127,7 +117,7 @@ def test_no_published_cell_singles_out_the_users_of_a_rare_model(models, record_
     for _, month in rare.groupby("month_start"):
         cells = month[month.department != "all"]
         hidden = cells[cells.low_sample]
-        for figure in FIGURES:
+        for figure in JOURNEY_FIGURES:
             assert hidden[figure].isna().all(), (figure, hidden)
         # The attack: the organisation row minus every visible department cell. What it
         # recovers is the hidden cells together, and they must describe at least five people.
