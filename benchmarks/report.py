@@ -7,37 +7,53 @@ from pathlib import Path
 from reporting.charts import bars
 
 TARGET_SCALE = "L"
-INCREMENTAL_TARGET_S = 60.0
-PEAK_TARGET_MB = 6 * 1024
+# Issue 20's targets: ratios within one run (absolute times vary 2-3x between machines and hours),
+# except the daily run at S, which has almost no data and so measures the per-run cost.
 FULL_VS_FLOOR_MAX = 2.0
-PANDAS_VS_FULL_MIN = 5.0
+INCREMENTAL_VS_FLOOR_MAX = 0.25
+INCREMENTAL_VS_FULL_MAX = 0.05
+SMALL_SCALE = "S"
+SMALL_INCREMENTAL_MAX_S = 12.0
+PEAK_TARGET_MB = 6 * 1024
 
 
-def targets(result: dict) -> list[tuple[str, str, bool]]:
-    """(target, measured, met) for one scale's result (the issue sets them at L)."""
-    full, floor, pandas = result["full_refresh_s"], result["floor_s"], result["pandas_s"]
-    return [
+def targets(result: dict, small: dict | None = None) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for the target scale's result; `small` is S's, from the same run
+    (its daily run is the per-run cost)."""
+    full, floor, daily = result["full_refresh_s"], result["floor_s"], result["incremental_s"]
+    judged = [
         (
             f"full refresh ≤ {FULL_VS_FLOOR_MAX:g}× the DuckDB floor",
-            f"{full / floor:.1f}× ({full:,.0f} s vs {floor:,.0f} s)",
+            f"{full / floor:.2f}× ({full:,.0f} s ÷ {floor:,.0f} s)",
             full <= FULL_VS_FLOOR_MAX * floor,
         ),
         (
-            f"incremental daily run ≤ {INCREMENTAL_TARGET_S:g} s",
-            f"{result['incremental_s']:,.1f} s",
-            result["incremental_s"] <= INCREMENTAL_TARGET_S,
+            f"incremental day ≤ {INCREMENTAL_VS_FLOOR_MAX:g}× the DuckDB floor",
+            f"{daily / floor:.2f}× ({daily:,.1f} s ÷ {floor:,.0f} s)",
+            daily <= INCREMENTAL_VS_FLOOR_MAX * floor,
         ),
         (
-            "peak memory ≤ 6 GiB",
-            f"{result['peak_rss_mb']:,} MB",
-            result["peak_rss_mb"] <= PEAK_TARGET_MB,
-        ),
-        (
-            f"pandas ≥ {PANDAS_VS_FULL_MIN:g}× slower than the full refresh",
-            f"{pandas / full:.1f}× ({pandas:,.0f} s vs {full:,.0f} s)",
-            pandas >= PANDAS_VS_FULL_MIN * full,
+            f"incremental day ≤ {INCREMENTAL_VS_FULL_MAX:g}× the full refresh",
+            f"{daily / full:.3f}× ({daily:,.1f} s ÷ {full:,.0f} s)",
+            daily <= INCREMENTAL_VS_FULL_MAX * full,
         ),
     ]
+    if small is not None:
+        judged.append(
+            (
+                f"incremental day at {SMALL_SCALE} ≤ {SMALL_INCREMENTAL_MAX_S:g} s",
+                f"{small['incremental_s']:,.1f} s",
+                small["incremental_s"] <= SMALL_INCREMENTAL_MAX_S,
+            )
+        )
+    judged.append(
+        (
+            "peak RSS of the process tree ≤ 6 GiB",
+            f"{result['peak_rss_mb']:,} MB",
+            result["peak_rss_mb"] <= PEAK_TARGET_MB,
+        )
+    )
+    return judged
 
 
 def _chart_scale(results: dict) -> str:
@@ -69,12 +85,13 @@ def write_markdown(results: dict, out: Path) -> None:
         "Measured by `make bench` (`python -m benchmarks.run`); see `benchmarks/run.py` for what",
         "each column measures. Wall time in seconds; peak memory is the summed RSS of the whole",
         "process tree (sampled every 0.1 s) of the full refresh and the incremental run.",
-        "The floor's and the pandas script's marts were checked equal to the published marts.",
+        "The floor's and the pandas script's marts were checked equal to the published marts;",
+        "the pandas script is there for information (no target).",
         "Where the time goes, what was changed and what is next: [README.md](README.md).",
         "",
         "| scale | employees × days | survey / itsm / device rows | full refresh | incremental "
-        "| DuckDB floor | pandas | full ÷ floor | pandas ÷ full | peak RSS (MB) |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| DuckDB floor | pandas | full ÷ floor | day ÷ floor | day ÷ full | peak RSS (MB) |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name, r in results.items():
         rows = r["rows"]
@@ -82,8 +99,9 @@ def write_markdown(results: dict, out: Path) -> None:
             f"| {name} | {r['employees']:,} × {r['days']} "
             f"| {rows['survey']:,} / {rows['itsm']:,} / {rows['device']:,} "
             f"| {r['full_refresh_s']:,.1f} | {r['incremental_s']:,.1f} | {r['floor_s']:,.1f} "
-            f"| {r['pandas_s']:,.1f} | {r['full_refresh_s'] / r['floor_s']:.1f}× "
-            f"| {r['pandas_s'] / r['full_refresh_s']:.1f}× | {r['peak_rss_mb']:,} |"
+            f"| {r['pandas_s']:,.1f} | {r['full_refresh_s'] / r['floor_s']:.2f}× "
+            f"| {r['incremental_s'] / r['floor_s']:.2f}× "
+            f"| {r['incremental_s'] / r['full_refresh_s']:.3f}× | {r['peak_rss_mb']:,} |"
         )
     lines += ["", f"Wall time at {_chart_scale(results)}:", "", "![wall time](results.svg)", ""]
     on_spark = {name: r for name, r in results.items() if "spark_full_refresh_s" in r}
@@ -111,7 +129,7 @@ def write_markdown(results: dict, out: Path) -> None:
             "| target | measured | met |",
             "|---|---|---|",
         ]
-        for target, measured, met in targets(results[TARGET_SCALE]):
+        for target, measured, met in targets(results[TARGET_SCALE], results.get(SMALL_SCALE)):
             lines.append(f"| {target} | {measured} | {'yes' if met else '**no**'} |")
         lines.append("")
     lines += ["## Machine", ""]

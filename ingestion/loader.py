@@ -26,10 +26,17 @@ from ingestion.mapping import SourceMapping, mapping_for
 from ingestion.raw_parquet import write_partition, write_table
 from ingestion.readers import (
     NO_RAW_LINES,
+    CsvShape,
+    duckdb_csv_shape,
     native_fields,
     select_contract_columns,
     sql_string,
+    stage_csv,
+    stage_csv_files,
+    stage_servicenow_json,
 )
+from ingestion.servicenow_json import raw_lines_sql as json_raw_lines_sql
+from ingestion.servicenow_json import stage_json_files
 from ingestion.sources import SOURCES, Source
 from ingestion.warehouse import RAW_SCHEMA, connect
 
@@ -192,46 +199,70 @@ class _BulkNotPossible(Exception):
     """The files of a chunk cannot be loaded together; load them one partition at a time."""
 
 
-def _parquet_only(files: list[Path]) -> bool:
-    return bool(files) and all(f.suffix.lower() == ".parquet" for f in files)
+# Files that load a chunk of days per statement. Parquet says its row count; a JSON chunk is
+# bounded by bytes (a ticket version is ~700 bytes of JSON; 250 keeps a chunk's parsed records
+# well inside DuckDB's memory limit); a CSV file by its lines.
+_JSON_BYTES_PER_ROW = 250
+# What the days of one chunk share: the suffix, and for CSV the header and delimiter.
+ChunkShape = str | CsvShape
+
+
+def _day_shape(
+    con: duckdb.DuckDBPyConnection, source: Source, files: list[Path], mapping: SourceMapping
+) -> tuple[ChunkShape, int] | None:
+    """The shape of a day's files and its rows, or None when the day must load on its own."""
+    suffixes = {f.suffix.lower() for f in files}
+    if len(suffixes) != 1:
+        return None
+    suffix = suffixes.pop()
+    reader = source.readers[suffix]
+    if suffix == ".parquet":
+        rows = con.execute(
+            "SELECT sum(num_rows) FROM parquet_file_metadata($files)",
+            {"files": [str(f) for f in files]},
+        ).fetchall()[0][0]
+        return suffix, int(rows or 0)
+    if reader is stage_servicenow_json:
+        return suffix, sum(f.stat().st_size for f in files) // _JSON_BYTES_PER_ROW
+    if reader is stage_csv:
+        shapes = {duckdb_csv_shape(f, source.contract, mapping) for f in files}
+        if len(shapes) == 1 and (shape := shapes.pop()) is not None:
+            return shape, sum(f.stat().st_size for f in files) // 100
+    return None
 
 
 def _bulk_chunks(
-    con: duckdb.DuckDBPyConnection, dates: list[date], files: dict[date, list[Path]]
-) -> Iterator[list[date]]:
-    """Runs of consecutive dates whose files are all Parquet, cut at BULK_CHUNK_ROWS; every other
-    date comes alone (loaded by the per-partition path)."""
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    dates: list[date],
+    files: dict[date, list[Path]],
+    mapping: SourceMapping,
+) -> Iterator[tuple[list[date], ChunkShape | None]]:
+    """Runs of consecutive dates whose files share a shape that loads in bulk, cut at
+    BULK_CHUNK_ROWS; every other date comes alone (shape None: the per-partition path)."""
     chunk: list[date] = []
+    chunk_shape: ChunkShape | None = None
     rows = 0
     for day in dates:
-        if not _parquet_only(files[day]):
-            if chunk:
-                yield chunk
-                chunk, rows = [], 0
-            yield [day]
-            continue
         try:
-            day_rows = sum(
-                n
-                for (n,) in con.execute(
-                    "SELECT num_rows FROM parquet_file_metadata($files)",
-                    {"files": [str(f) for f in files[day]]},
-                ).fetchall()
-            )
-        except duckdb.Error:
-            day_rows = 0  # unreadable: the per-partition path names the file
+            day_shape = _day_shape(con, source, files[day], mapping) if files[day] else None
+        except (duckdb.Error, OSError):
+            day_shape = None  # unreadable: the per-partition path names the file
+        if day_shape is None:
             if chunk:
-                yield chunk
+                yield chunk, chunk_shape
                 chunk, rows = [], 0
-            yield [day]
+            yield [day], None
             continue
-        if chunk and rows + day_rows > BULK_CHUNK_ROWS:
-            yield chunk
+        shape, day_rows = day_shape
+        if chunk and (rows + day_rows > BULK_CHUNK_ROWS or shape != chunk_shape):
+            yield chunk, chunk_shape
             chunk, rows = [], 0
         chunk.append(day)
+        chunk_shape = shape
         rows += day_rows
     if chunk:
-        yield chunk
+        yield chunk, chunk_shape
 
 
 def _bulk_select(
@@ -268,21 +299,13 @@ def _bulk_select(
         raise _BulkNotPossible from None
 
 
-def _load_parquet_chunk(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    files: dict[date, list[Path]],
-    mapping: SourceMapping,
-) -> list[PartitionLoad]:
-    """Replace several partitions whose files are all Parquet, in one transaction."""
-    contract = source.contract
-    paths = [p for day in files for p in files[day]]
+def _stage_parquet_chunk(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], contract: Contract, mapping: SourceMapping
+) -> str:
+    """_STAGED_VIEW over the chunk's Parquet files; returns the SQL of their raw lines."""
     select = _bulk_select(con, paths, contract, mapping)
     listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
     scan = f"read_parquet({listed}, filename = true, file_row_number = true)"
-    file_dates = [(str(p), day) for day, day_files in files.items() for p in day_files]
-    con.execute("CREATE OR REPLACE TEMP TABLE _xmo_file_dates (file VARCHAR, extract_date DATE)")
-    con.executemany("INSERT INTO _xmo_file_dates VALUES (?, ?)", file_dates)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {_STAGED_VIEW} AS SELECT {select}, "
         "t.filename AS _source_file, t.file_row_number + 1 AS _source_line, "
@@ -290,12 +313,69 @@ def _load_parquet_chunk(
         "d.extract_date AS _file_extract_date "
         f"FROM {scan} AS t JOIN _xmo_file_dates AS d ON d.file = t.filename"
     )
-    raw_lines = (
+    return (
         "(SELECT filename AS _source_file, file_row_number + 1 AS _source_line, "
         "CAST(to_json(t) AS VARCHAR) AS _raw_record "
         f"FROM (SELECT * EXCLUDE (filename, file_row_number), filename, file_row_number "
         f"FROM {scan}) AS t)"
     )
+
+
+def _stage_json_chunk(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], contract: Contract, mapping: SourceMapping
+) -> str:
+    """_STAGED_VIEW over the chunk's ServiceNow JSON files; returns the SQL of their raw lines."""
+    if not stage_json_files(con, paths, contract, mapping, _STAGED_BULK):
+        raise _BulkNotPossible
+    _stage_view_with_dates(con)
+    return json_raw_lines_sql(paths)
+
+
+def _stage_csv_chunk(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    contract: Contract,
+    mapping: SourceMapping,
+    shape: CsvShape,
+) -> str:
+    """_STAGED_VIEW over the chunk's CSV files; returns the SQL of their raw lines."""
+    raw_lines = stage_csv_files(con, paths, shape, contract, mapping, _STAGED_BULK)
+    if raw_lines is None:
+        raise _BulkNotPossible
+    _stage_view_with_dates(con)
+    return raw_lines
+
+
+_STAGED_BULK = "_xmo_staged_bulk"
+
+
+def _stage_view_with_dates(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {_STAGED_VIEW} AS "
+        "SELECT t.*, d.extract_date AS _file_extract_date "
+        f"FROM {_STAGED_BULK} AS t JOIN _xmo_file_dates AS d ON d.file = t._source_file"
+    )
+
+
+def _load_chunk(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    files: dict[date, list[Path]],
+    mapping: SourceMapping,
+    shape: ChunkShape,
+) -> list[PartitionLoad]:
+    """Replace several partitions whose files share a shape, in one transaction."""
+    contract = source.contract
+    paths = [p for day in files for p in files[day]]
+    file_dates = [(str(p), day) for day, day_files in files.items() for p in day_files]
+    con.execute("CREATE OR REPLACE TEMP TABLE _xmo_file_dates (file VARCHAR, extract_date DATE)")
+    con.executemany("INSERT INTO _xmo_file_dates VALUES (?, ?)", file_dates)
+    if isinstance(shape, CsvShape):
+        raw_lines = _stage_csv_chunk(con, paths, contract, mapping, shape)
+    elif shape == ".json":
+        raw_lines = _stage_json_chunk(con, paths, contract, mapping)
+    else:
+        raw_lines = _stage_parquet_chunk(con, paths, contract, mapping)
     loaded_at = {"loaded_at": datetime.now(UTC).replace(tzinfo=None)}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -347,6 +427,33 @@ def _load_parquet_chunk(
     return loads
 
 
+def _load_days(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    source: Source,
+    days: list[date],
+    files: dict[date, list[Path]],
+    mapping: SourceMapping,
+    shape: ChunkShape | None,
+) -> Iterator[PartitionLoad]:
+    """Load `days` as one chunk; where that is not possible (a file DuckDB rejects, e.g. one
+    ragged CSV row in a year), each half again, down to single days loaded on their own, so one
+    bad day costs a few scans instead of a year loaded day by day."""
+    if len(days) == 1 or shape is None:
+        for day in days:
+            yield _load_one(con, landing_dir, source, day, mapping)
+        return
+    try:
+        loads = _load_chunk(con, source, {d: files[d] for d in days}, mapping, shape)
+    except _BulkNotPossible:
+        log.info("%s %s..%s: not loadable as one chunk, halving", source.name, days[0], days[-1])
+        middle = len(days) // 2
+        yield from _load_days(con, landing_dir, source, days[:middle], files, mapping, shape)
+        yield from _load_days(con, landing_dir, source, days[middle:], files, mapping, shape)
+        return
+    yield from loads
+
+
 def load_partitions(
     warehouse_path: Path,
     landing_dir: Path,
@@ -378,16 +485,8 @@ def load_partitions(
             write_table(con, parquet_dir, source.contract.table)
         dates = list(dates)
         files = {d: source.files_in(landing_folder(landing_dir, source.name, d)) for d in dates}
-        for chunk in _bulk_chunks(con, dates, files):
-            loads = None
-            if len(chunk) > 1:
-                try:
-                    loads = _load_parquet_chunk(con, source, {d: files[d] for d in chunk}, mapping)
-                except _BulkNotPossible:
-                    log.info("%s %s..%s: loading day by day", source.name, chunk[0], chunk[-1])
-            if loads is None:
-                loads = (_load_one(con, landing_dir, source, d, mapping) for d in chunk)
-            for load in loads:
+        for chunk, shape in _bulk_chunks(con, source, dates, files, mapping):
+            for load in _load_days(con, landing_dir, source, chunk, files, mapping, shape):
                 _log_load(load)
                 if parquet_dir is not None:
                     write_partition(con, parquet_dir, source.contract.table, load.extract_date)

@@ -14,6 +14,7 @@ when a file has some.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ingestion.contracts import (
 from ingestion.csv_files import CsvDocument, ragged_reason, read_csv_document
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping
+from ingestion.servicenow_json import DISPLAY_VALUE_FIELDS, raw_lines_sql, stage_json_files
 
 TIMESTAMP_FIELDS = ("opened_at", "resolved_at", "closed_at", "sys_updated_on")
 # Raw lines of a reader whose staged rows carry their raw record already.
@@ -174,6 +176,89 @@ def stage_csv(
 _CSV_ROWS = "_xmo_csv_rows"
 
 
+@dataclass(frozen=True)
+class CsvShape:
+    """What CSV files must share to be parsed by one DuckDB scan: header and delimiter."""
+
+    header: tuple[str, ...]
+    delimiter: str
+
+
+def duckdb_csv_shape(path: Path, contract: Contract, mapping: SourceMapping) -> CsvShape | None:
+    """The file's shape where DuckDB can parse it as one record per line (UTF-8 without a BOM,
+    LF or CRLF line ends, the contract's required columns), else None: it loads on its own."""
+    try:
+        document = _csv_document(path, contract, mapping)
+        header = _unique_names(document.header)
+        select_contract_columns(contract, header, path, mapping)
+    except LandingFileError:
+        return None
+    if document.encoding != "utf-8" or _physical_lines(document.text) is None:
+        return None
+    return CsvShape(tuple(header), document.delimiter)
+
+
+def _file_lines(path: Path) -> int | None:
+    data = path.read_bytes()
+    carriage_returns = data.count(b"\r")
+    if carriage_returns and carriage_returns != data.count(b"\r\n"):
+        return None
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def stage_csv_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    shape: CsvShape,
+    contract: Contract,
+    mapping: SourceMapping,
+    staged_table: str,
+) -> str | None:
+    """Stage CSV files of one shape by one DuckDB scan (as stage_csv stages each), or None when
+    a file does not read as one record per line (then each file loads on its own, by stage_csv).
+
+    Returns the SQL of the files' raw lines. Lines are numbered per file in the order DuckDB
+    reads the files and their rows (preserve_insertion_order), as stage_csv numbers them.
+    """
+    header = list(shape.header)
+    select = select_contract_columns(contract, header, paths[0], mapping)
+    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
+    scan = (
+        f"read_csv({listed}, header = true, auto_detect = false, columns = {{{columns}}}, "
+        f"delim = {sql_string(shape.delimiter)}, quote = '\"', escape = '\"', "
+        f"strict_mode = true, null_padding = false, nullstr = [{nulls}], filename = true)"
+    )
+    try:  # outside any transaction: the loader stages a chunk before it begins one
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_CSV_ROWS} AS SELECT * EXCLUDE (_n), "
+            "CAST(_n - min(_n) OVER (PARTITION BY filename) + 2 AS BIGINT) AS _source_line "
+            f"FROM (SELECT *, row_number() OVER () AS _n FROM {scan})"
+        )
+        counts = dict(
+            con.execute(f"SELECT filename, count(*) FROM {_CSV_ROWS} GROUP BY 1").fetchall()
+        )
+    except duckdb.Error:
+        return None
+    # Every line after the header a record: then row numbers are line numbers.
+    for path in paths:
+        lines = _file_lines(path)
+        if lines is None or counts.get(str(path), 0) != lines - 1:
+            return None
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {staged_table} AS "
+        f"SELECT {select}, filename AS _source_file, _source_line, "
+        "CAST(NULL AS VARCHAR) AS _raw_record, CAST(NULL AS VARCHAR) AS _parse_error "
+        f"FROM {_CSV_ROWS} AS t"
+    )
+    as_json = ", ".join(f"{sql_string(name)}, {quote_identifier(name)}" for name in header)
+    return (
+        "(SELECT filename AS _source_file, _source_line, "
+        f"CAST(json_object({as_json}) AS VARCHAR) AS _raw_record FROM {_CSV_ROWS})"
+    )
+
+
 def _physical_lines(text: str) -> int | None:
     """The text's line count, or None where line ends other than LF or CRLF occur."""
     carriage_returns = text.count("\r")
@@ -280,14 +365,9 @@ def stage_parquet(
     )
 
 
-# Reference fields whose human-readable name is what downstream models join on (the service
-# catalog maps business_service names, not sys_ids). Every other field takes the raw `value`.
-_DISPLAY_VALUE_FIELDS = frozenset({"business_service", "assignment_group", "location"})
-
-
 def _flatten_servicenow_value(field_name: str, value: Any) -> str | None:
     if isinstance(value, dict):
-        key = "display_value" if field_name in _DISPLAY_VALUE_FIELDS else "value"
+        key = "display_value" if field_name in DISPLAY_VALUE_FIELDS else "value"
         value = value.get(key, value.get("value"))
         if isinstance(value, dict):  # a reference link object inside display_value=all
             value = value.get("value")
@@ -342,9 +422,24 @@ def stage_servicenow_json(
     """A ServiceNow Table API response, `{"result": [...]}`, with plain or reference fields.
 
     The whole file is parsed before anything is staged, so a truncated or malformed file fails
-    its partition instead of loading half of it.
+    its partition instead of loading half of it. DuckDB reads it (servicenow_json); a file it
+    cannot read as a Table API response is read by Python, which names the problem or keeps
+    its rules for odd records (e.g. one that is not an object).
     """
     _check_not_empty(path)
+    if stage_json_files(con, [path], contract, mapping, staged_table):
+        return raw_lines_sql([path])
+    return stage_servicenow_json_in_python(con, path, contract, staged_table, mapping)
+
+
+def stage_servicenow_json_in_python(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    staged_table: str,
+    mapping: SourceMapping,
+) -> str:
+    """stage_servicenow_json record by record in Python: the rules DuckDB's path must equal."""
     try:
         document = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -89,15 +89,25 @@ def test_a_failing_command_reports_its_exit_code(tmp_path):
 
 def test_targets_are_judged_against_the_issue_thresholds():
     result = {
-        "full_refresh_s": 100.0,
+        "full_refresh_s": 80.0,
         "floor_s": 40.0,
         "pandas_s": 900.0,
-        "incremental_s": 61.0,
-        "peak_rss_mb": 6 * 1024,
+        "incremental_s": 4.0,
+        "peak_rss_mb": 6 * 1024 + 1,
     }
-    met = {name.split(" ")[0]: ok for name, _, ok in targets(result)}
-    # 100 s is 2.5x a 40 s floor; 61 s misses 60 s; 6144 MB is exactly 6 GiB; 9x slower.
-    assert met == {"full": False, "incremental": False, "peak": True, "pandas": True}
+    met = {name: ok for name, _, ok in targets(result, {"incremental_s": 12.5})}
+    # 80 s is exactly 2x a 40 s floor; 4 s is 0.1x the floor but 0.05x the full refresh exactly;
+    # S's 12.5 s misses 12 s; one MB over 6 GiB.
+    assert met == {
+        "full refresh ≤ 2× the DuckDB floor": True,
+        "incremental day ≤ 0.25× the DuckDB floor": True,
+        "incremental day ≤ 0.05× the full refresh": True,
+        "incremental day at S ≤ 12 s": False,
+        "peak RSS of the process tree ≤ 6 GiB": False,
+    }
+    slower = {name: ok for name, _, ok in targets(result | {"incremental_s": 10.1})}
+    assert not slower["incremental day ≤ 0.25× the DuckDB floor"]  # 10.1 > 0.25 x 40
+    assert "incremental day at S ≤ 12 s" not in slower  # no S in the run: not judged
 
 
 def test_the_report_shows_the_spark_run_only_for_the_scales_that_had_one(tmp_path):

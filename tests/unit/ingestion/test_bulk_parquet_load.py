@@ -103,8 +103,8 @@ def test_a_chunk_of_days_loads_exactly_what_day_by_day_loads(tmp_path, landing, 
 def test_the_chunk_path_was_taken(tmp_path, landing, monkeypatch):
     # Guards the test above: it must compare the bulk path, not the per-day path twice.
     calls = []
-    original = loader._load_parquet_chunk
-    monkeypatch.setattr(loader, "_load_parquet_chunk", lambda *a: calls.append(a) or original(*a))
+    original = loader._load_chunk
+    monkeypatch.setattr(loader, "_load_chunk", lambda *a: calls.append(a) or original(*a))
     list(load_partitions(tmp_path / "w.duckdb", landing, DEVICE, DAYS))
     assert len(calls) == 1
 
