@@ -282,9 +282,11 @@ def _bulk_select(
         raise _BulkNotPossible from None
     columns: dict[str, list[tuple]] = {}
     for file_name, name, children, *physical in schema:
-        if children is None:
-            columns.setdefault(file_name, []).append((name, *map(str, physical)))
-        elif name != "schema":  # a nested column: the per-file reader handles it
+        if file_name not in columns:  # the root ("schema", or "duckdb_schema" from DuckDB)
+            columns[file_name] = []
+        elif children is None:
+            columns[file_name].append((name, *map(str, physical)))
+        else:  # a nested column: the per-file reader handles it
             raise _BulkNotPossible
     shapes = {tuple(c) for c in columns.values()}
     if len(shapes) != 1 or len(columns) != len(paths):
@@ -313,11 +315,11 @@ def _stage_parquet_chunk(
         "d.extract_date AS _file_extract_date "
         f"FROM {scan} AS t JOIN _xmo_file_dates AS d ON d.file = t.filename"
     )
+    # The record as read: the file's own columns, not the scan's filename and row number.
     return (
         "(SELECT filename AS _source_file, file_row_number + 1 AS _source_line, "
-        "CAST(to_json(t) AS VARCHAR) AS _raw_record "
-        f"FROM (SELECT * EXCLUDE (filename, file_row_number), filename, file_row_number "
-        f"FROM {scan}) AS t)"
+        "CAST(to_json(struct_pack(*COLUMNS(* EXCLUDE (filename, file_row_number)))) "
+        f"AS VARCHAR) AS _raw_record FROM {scan})"
     )
 
 

@@ -12,6 +12,7 @@ import duckdb
 from ingestion import loader
 from ingestion.loader import load_partition, load_partitions
 from ingestion.sources import SOURCES
+from tests.unit.ingestion.loaded import load_summary, loaded_tables
 
 FIRST = date(2026, 3, 9)
 DAYS = [FIRST + timedelta(days=i) for i in range(6)]
@@ -44,29 +45,6 @@ def _landing(tmp_path: Path) -> Path:
     return landing
 
 
-def _tables(warehouse: Path) -> tuple[list, list]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        raw = con.execute(
-            "SELECT * EXCLUDE (_loaded_at) FROM raw.survey_responses ORDER BY ALL"
-        ).fetchall()
-        quarantine = con.execute(
-            "SELECT _extract_date, source_file, source_line, raw_record, reason "
-            "FROM raw.quarantine_survey ORDER BY ALL"
-        ).fetchall()
-    return raw, quarantine
-
-
-def _summary(loads) -> list[tuple]:
-    return [
-        (
-            load.extract_date,
-            [(f.rows_read, f.loaded, f.quarantined) for f in load.files],
-            dict(load.quarantine_reasons),
-        )
-        for load in loads
-    ]
-
-
 def test_clean_csv_days_load_in_chunks_exactly_as_day_by_day(tmp_path, monkeypatch):
     landing = _landing(tmp_path)
     chunks = []
@@ -83,9 +61,11 @@ def test_clean_csv_days_load_in_chunks_exactly_as_day_by_day(tmp_path, monkeypat
     monkeypatch.setattr(loader, "BULK_CHUNK_ROWS", 0)
     by_day = [load_partition(tmp_path / "by_day.duckdb", landing, SURVEY, d) for d in DAYS]
 
-    assert _summary(chunked) == _summary(by_day)
-    assert _tables(tmp_path / "chunked.duckdb") == _tables(tmp_path / "by_day.duckdb")
-    raw, quarantine = _tables(tmp_path / "chunked.duckdb")
+    assert load_summary(chunked) == load_summary(by_day)
+    assert loaded_tables(tmp_path / "chunked.duckdb", "survey") == loaded_tables(
+        tmp_path / "by_day.duckdb", "survey"
+    )
+    raw, quarantine = loaded_tables(tmp_path / "chunked.duckdb", "survey")
     assert len(raw) == 11 - 3
     by_reason = {row[4].split(":")[0]: row for row in quarantine}
     assert set(by_reason) == {

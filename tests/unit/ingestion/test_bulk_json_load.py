@@ -7,13 +7,13 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ingestion import loader
 from ingestion.errors import LandingFileError
 from ingestion.loader import load_partition, load_partitions
 from ingestion.sources import SOURCES
+from tests.unit.ingestion.loaded import load_summary, loaded_tables
 
 FIRST = date(2026, 3, 9)
 DAYS = [FIRST + timedelta(days=i) for i in range(4)]
@@ -60,29 +60,6 @@ def landing(tmp_path: Path) -> Path:
     return landing
 
 
-def _tables(warehouse: Path) -> tuple[list, list]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        raw = con.execute(
-            "SELECT * EXCLUDE (_loaded_at) FROM raw.itsm_tickets ORDER BY ALL"
-        ).fetchall()
-        quarantine = con.execute(
-            "SELECT _extract_date, source_file, source_line, raw_record, reason "
-            "FROM raw.quarantine_itsm ORDER BY ALL"
-        ).fetchall()
-    return raw, quarantine
-
-
-def _summary(loads) -> list[tuple]:
-    return [
-        (
-            load.extract_date,
-            [(f.file, f.rows_read, f.loaded, f.quarantined) for f in load.files],
-            dict(load.quarantine_reasons),
-        )
-        for load in loads
-    ]
-
-
 def test_a_chunk_of_json_days_loads_exactly_what_day_by_day_loads(tmp_path, landing, monkeypatch):
     calls = []
     original = loader._load_chunk
@@ -92,9 +69,11 @@ def test_a_chunk_of_json_days_loads_exactly_what_day_by_day_loads(tmp_path, land
     monkeypatch.setattr(loader, "BULK_CHUNK_ROWS", 0)  # every day alone
     by_day = [load_partition(tmp_path / "by_day.duckdb", landing, ITSM, d) for d in DAYS]
 
-    assert _summary(chunked) == _summary(by_day)
-    assert _tables(tmp_path / "chunked.duckdb") == _tables(tmp_path / "by_day.duckdb")
-    raw, quarantine = _tables(tmp_path / "chunked.duckdb")
+    assert load_summary(chunked) == load_summary(by_day)
+    assert loaded_tables(tmp_path / "chunked.duckdb", "itsm") == loaded_tables(
+        tmp_path / "by_day.duckdb", "itsm"
+    )
+    raw, quarantine = loaded_tables(tmp_path / "chunked.duckdb", "itsm")
     assert len(raw) == 8
     reasons = sorted(row[4] for row in quarantine)
     assert len(reasons) == 3
@@ -111,7 +90,7 @@ def test_a_chunk_of_json_days_loads_exactly_what_day_by_day_loads(tmp_path, land
 def test_a_malformed_json_file_fails_its_own_partition_named(tmp_path, landing):
     warehouse = tmp_path / "w.duckdb"
     list(load_partitions(warehouse, landing, ITSM, DAYS))
-    before = _tables(warehouse)
+    before = loaded_tables(warehouse, "itsm")
     bad = landing / "itsm" / DAYS[2].isoformat() / "incident.json"
     bad.write_text(bad.read_text()[:-30])  # truncated mid-record
 
@@ -122,4 +101,6 @@ def test_a_malformed_json_file_fails_its_own_partition_named(tmp_path, landing):
     assert failure.value.path == str(bad)
     assert "is not valid JSON" in str(failure.value)
     assert loaded == DAYS[:2]
-    assert _tables(warehouse) == before  # day 2 kept its rows; days 0-1 reloaded the same
+    assert (
+        loaded_tables(warehouse, "itsm") == before
+    )  # day 2 kept its rows; days 0-1 reloaded the same

@@ -17,6 +17,7 @@ from ingestion import loader
 from ingestion.errors import LandingFileError
 from ingestion.loader import load_partition, load_partitions
 from ingestion.sources import SOURCES
+from tests.unit.ingestion.loaded import load_summary, loaded_tables
 
 FIRST = date(2026, 3, 9)
 DAYS = [FIRST + timedelta(days=i) for i in range(4)]
@@ -34,7 +35,7 @@ def _device_day(landing: Path, day: date, *, disk: float = 50.0, duplicate: bool
     path = folder / "devices.parquet"
     rows = [
         f"('D{i}', 'E{i}', DATE '{day}', 'laptop', 'X1', 'w11', {30 + i}.5, 20.0, 0, 1, 0, "
-        f"10.0, 20.0, {disk if i == 2 else 50.0}, 80.0, 12.0)"
+        f"10.0, 20.0, CAST({disk if i == 2 else 50.0} AS DOUBLE), 80.0, 12.0)"
         for i in range(1, 4)
     ]
     if duplicate:
@@ -57,36 +58,15 @@ def landing(tmp_path: Path) -> Path:
     return landing
 
 
-def _tables(warehouse: Path) -> tuple[list, list]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        raw = con.execute(
-            "SELECT * EXCLUDE (_loaded_at) FROM raw.device_snapshots ORDER BY ALL"
-        ).fetchall()
-        quarantine = con.execute(
-            "SELECT _extract_date, source_file, source_line, raw_record, reason "
-            "FROM raw.quarantine_device ORDER BY ALL"
-        ).fetchall()
-    return raw, quarantine
-
-
-def _summary(loads) -> list[tuple]:
-    return [
-        (
-            load.extract_date,
-            [(f.rows_read, f.loaded, f.quarantined) for f in load.files],
-            dict(load.quarantine_reasons),
-        )
-        for load in loads
-    ]
-
-
 def test_a_chunk_of_days_loads_exactly_what_day_by_day_loads(tmp_path, landing, monkeypatch):
     chunked = list(load_partitions(tmp_path / "chunked.duckdb", landing, DEVICE, DAYS))
     by_day = [load_partition(tmp_path / "by_day.duckdb", landing, DEVICE, d) for d in DAYS]
 
-    assert _summary(chunked) == _summary(by_day)
-    assert _tables(tmp_path / "chunked.duckdb") == _tables(tmp_path / "by_day.duckdb")
-    raw, quarantine = _tables(tmp_path / "chunked.duckdb")
+    assert load_summary(chunked) == load_summary(by_day)
+    assert loaded_tables(tmp_path / "chunked.duckdb", "device") == loaded_tables(
+        tmp_path / "by_day.duckdb", "device"
+    )
+    raw, quarantine = loaded_tables(tmp_path / "chunked.duckdb", "device")
     assert len(raw) == 12 - 1
     reasons = sorted(row[4] for row in quarantine)
     assert reasons == [
@@ -114,7 +94,7 @@ def test_chunks_are_cut_by_rows_and_each_replaces_its_days_on_rerun(tmp_path, la
     warehouse = tmp_path / "w.duckdb"
     list(load_partitions(warehouse, landing, DEVICE, DAYS))
     list(load_partitions(warehouse, landing, DEVICE, DAYS))  # a rerun
-    raw, quarantine = _tables(warehouse)
+    raw, quarantine = loaded_tables(warehouse, "device")
     assert len(raw) == 11 and len(quarantine) == 2
 
 
@@ -123,7 +103,7 @@ def test_a_corrupt_file_fails_its_own_partition_named_and_earlier_days_stay_load
 ):
     warehouse = tmp_path / "w.duckdb"
     list(load_partitions(warehouse, landing, DEVICE, DAYS))
-    before = _tables(warehouse)
+    before = loaded_tables(warehouse, "device")
     bad = landing / "device" / DAYS[2].isoformat() / "devices.parquet"
     bad.write_bytes(bad.read_bytes()[:40])  # truncated
     _device_day(landing, DAYS[0], disk=150.0)  # a change to an earlier day of the chunk
@@ -136,7 +116,7 @@ def test_a_corrupt_file_fails_its_own_partition_named_and_earlier_days_stay_load
 
     assert failure.value.path == str(bad)
     assert loaded == DAYS[:2]
-    raw, quarantine = _tables(warehouse)
+    raw, quarantine = loaded_tables(warehouse, "device")
     # Day 0 was reloaded (now with a quarantined row); day 2 kept its old rows.
     assert sum(1 for r in raw if r[2] == DAYS[2]) == sum(1 for r in before[0] if r[2] == DAYS[2])
     assert sum(1 for q in quarantine if q[0] == DAYS[0]) == 1
