@@ -176,15 +176,35 @@ def _load_one(
     return result
 
 
-def _log_load(load: PartitionLoad) -> None:
+def _log_loads(source: str, loads: list[PartitionLoad]) -> None:
+    """One progress line for a chunk of extract dates (one for a daily run), and one for each
+    date with quarantined rows. Each line is an event in Dagster's log; a line per date of a
+    year's refresh cost more than the loads themselves (issue 20)."""
+    if not loads:
+        return
+    for load in loads:
+        if load.quarantined and len(loads) > 1:
+            log.info(
+                "%s %s: %s read, %s loaded, %s quarantined",
+                source,
+                load.extract_date,
+                load.rows_read,
+                load.loaded,
+                load.quarantined,
+            )
+    dates = (
+        str(loads[0].extract_date)
+        if len(loads) == 1
+        else f"{loads[0].extract_date}..{loads[-1].extract_date} ({len(loads)} extract dates)"
+    )
     log.info(
         "%s %s: %s files, %s read, %s loaded, %s quarantined",
-        load.source,
-        load.extract_date,
-        len(load.files),
-        load.rows_read,
-        load.loaded,
-        load.quarantined,
+        source,
+        dates,
+        sum(len(load.files) for load in loads),
+        sum(load.rows_read for load in loads),
+        sum(load.loaded for load in loads),
+        sum(load.quarantined for load in loads),
     )
 
 
@@ -488,11 +508,13 @@ def load_partitions(
         dates = list(dates)
         files = {d: source.files_in(landing_folder(landing_dir, source.name, d)) for d in dates}
         for chunk, shape in _bulk_chunks(con, source, dates, files, mapping):
+            chunk_loads = []
             for load in _load_days(con, landing_dir, source, chunk, files, mapping, shape):
-                _log_load(load)
+                chunk_loads.append(load)
                 if parquet_dir is not None:
                     write_partition(con, parquet_dir, source.contract.table, load.extract_date)
                 yield load
+            _log_loads(source.name, chunk_loads)
     finally:
         con.close()
 

@@ -123,21 +123,19 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
     def _load(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> Iterator[dg.MaterializeResult]:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
         settings = xmo.settings_from_environment()
-        loads: list[PartitionLoad] = []
         try:
-            for load in load_partitions(
-                settings.warehouse_path,
-                settings.landing_dir,
-                source,
-                dates,
-                settings.mappings_dir,
-                parquet_dir=settings.raw_parquet_dir if settings.writes_raw_parquet else None,
-            ):
-                loads.append(load)
-                context.log.info(
-                    f"{source.name} {load.extract_date}: {len(load.files)} files, "
-                    f"{load.rows_read} read, {load.loaded} loaded, {load.quarantined} quarantined"
+            # The loader logs its progress a chunk of dates at a time (the `ingestion` logger
+            # is managed by Dagster): a line per date was 730 events in a year's refresh.
+            loads = list(
+                load_partitions(
+                    settings.warehouse_path,
+                    settings.landing_dir,
+                    source,
+                    dates,
+                    settings.mappings_dir,
+                    parquet_dir=settings.raw_parquet_dir if settings.writes_raw_parquet else None,
                 )
+            )
         except LandingFileError as exc:
             raise dg.Failure(
                 description=f"{source.name} extract not loaded, partition left unchanged: {exc}",

@@ -10,6 +10,14 @@ employee_months as (
 
 ),
 
+-- Today's department: an employee the directory does not list (yet) is still counted, never
+-- dropped.
+employees as (
+
+    select employee_key, department from {{ ref('stg_directory__employees') }}
+
+),
+
 -- Hardware: the ticket's category says so, or its service is one the XLA targets score on DEX
 -- (the Workplace Devices service): docs/metrics.md.
 device_services as (
@@ -78,7 +86,7 @@ final as (
     select
         employee_months.employee_key,
         employee_months.month_start,
-        employee_months.department,
+        coalesce(employees.department, 'unknown') as department,
         employee_months.device_id,
         employee_months.model,
         employee_months.device_type,
@@ -93,6 +101,8 @@ final as (
             as lost_time_responses,
         cast(coalesce(answers_by_employee_month.lost_time_sum, 0) as bigint) as lost_time_minutes
     from employee_months
+    left join employees
+        on employee_months.employee_key = employees.employee_key
     left join tickets_by_employee_month
         on employee_months.employee_key = tickets_by_employee_month.employee_key
         and employee_months.month_start = tickets_by_employee_month.month_start
