@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,36 +177,52 @@ def _load_one(
     return result
 
 
-def _log_loads(source: str, loads: list[PartitionLoad]) -> None:
-    """One progress line for a chunk of extract dates (one for a daily run), and one for each
-    date with quarantined rows. Each line is an event in Dagster's log; a line per date of a
-    year's refresh cost more than the loads themselves (issue 20)."""
-    if not loads:
-        return
-    for load in loads:
-        if load.quarantined and len(loads) > 1:
-            log.info(
-                "%s %s: %s read, %s loaded, %s quarantined",
-                source,
-                load.extract_date,
-                load.rows_read,
-                load.loaded,
-                load.quarantined,
+class LoadProgress:
+    """Progress lines of a long load, for a log where each line is an event (Dagster's): the
+    running totals every `every_s` seconds and at the end, and a line for each extract date with
+    quarantined rows. A line per date was two events per date, which in a year's refresh cost
+    more than the loads themselves (issue 20)."""
+
+    def __init__(
+        self,
+        source: str,
+        dates: int,
+        report: Callable[[str], None],
+        every_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source, self._dates, self._report = source, dates, report
+        self._every_s, self._clock = every_s, clock
+        self._last = clock()
+        self._loads: list[PartitionLoad] = []
+        self._reported = 0
+
+    def add(self, load: PartitionLoad) -> None:
+        self._loads.append(load)
+        if load.quarantined:
+            self._report(
+                f"{self._source} {load.extract_date}: {load.rows_read} read, {load.loaded} "
+                f"loaded, {load.quarantined} quarantined"
             )
-    dates = (
-        str(loads[0].extract_date)
-        if len(loads) == 1
-        else f"{loads[0].extract_date}..{loads[-1].extract_date} ({len(loads)} extract dates)"
-    )
-    log.info(
-        "%s %s: %s files, %s read, %s loaded, %s quarantined",
-        source,
-        dates,
-        sum(len(load.files) for load in loads),
-        sum(load.rows_read for load in loads),
-        sum(load.loaded for load in loads),
-        sum(load.quarantined for load in loads),
-    )
+        if self._clock() - self._last >= self._every_s:
+            self._totals()
+
+    def finish(self) -> None:
+        if self._reported < len(self._loads) or not self._loads:
+            self._totals()
+
+    def _totals(self) -> None:
+        loads = self._loads
+        span = f"{loads[0].extract_date}..{loads[-1].extract_date}" if loads else "no extract dates"
+        self._report(
+            f"{self._source}: {len(loads)} of {self._dates} extract dates loaded ({span}): "
+            f"{sum(len(load.files) for load in loads)} files, "
+            f"{sum(load.rows_read for load in loads)} read, "
+            f"{sum(load.loaded for load in loads)} loaded, "
+            f"{sum(load.quarantined for load in loads)} quarantined"
+        )
+        self._reported = len(loads)
+        self._last = self._clock()
 
 
 # A year of daily device snapshots is hundreds of Parquet files: validating a run of them in one
@@ -508,13 +525,10 @@ def load_partitions(
         dates = list(dates)
         files = {d: source.files_in(landing_folder(landing_dir, source.name, d)) for d in dates}
         for chunk, shape in _bulk_chunks(con, source, dates, files, mapping):
-            chunk_loads = []
             for load in _load_days(con, landing_dir, source, chunk, files, mapping, shape):
-                chunk_loads.append(load)
                 if parquet_dir is not None:
                     write_partition(con, parquet_dir, source.contract.table, load.extract_date)
                 yield load
-            _log_loads(source.name, chunk_loads)
     finally:
         con.close()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.errors import LandingFileError
-from ingestion.loader import PartitionLoad, load_partitions
+from ingestion.loader import LoadProgress, PartitionLoad, load_partitions
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY
@@ -123,19 +123,22 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
     def _load(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> Iterator[dg.MaterializeResult]:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
         settings = xmo.settings_from_environment()
+        loads: list[PartitionLoad] = []
+        # Running totals every 15 s and the dates with quarantined rows, not a line per date:
+        # each line is an event Dagster writes (730 of them in a year's refresh).
+        progress = LoadProgress(source.name, len(dates), context.log.info)
         try:
-            # The loader logs its progress a chunk of dates at a time (the `ingestion` logger
-            # is managed by Dagster): a line per date was 730 events in a year's refresh.
-            loads = list(
-                load_partitions(
-                    settings.warehouse_path,
-                    settings.landing_dir,
-                    source,
-                    dates,
-                    settings.mappings_dir,
-                    parquet_dir=settings.raw_parquet_dir if settings.writes_raw_parquet else None,
-                )
-            )
+            for load in load_partitions(
+                settings.warehouse_path,
+                settings.landing_dir,
+                source,
+                dates,
+                settings.mappings_dir,
+                parquet_dir=settings.raw_parquet_dir if settings.writes_raw_parquet else None,
+            ):
+                loads.append(load)
+                progress.add(load)
+            progress.finish()
         except LandingFileError as exc:
             raise dg.Failure(
                 description=f"{source.name} extract not loaded, partition left unchanged: {exc}",
