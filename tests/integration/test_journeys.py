@@ -7,15 +7,19 @@ the journey marts must show that from the data, and publish nothing that singles
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 
 import duckdb
 import pandas as pd
 import pytest
 
 from ingestion.synthetic import organisation as org
-from orchestration.settings import Settings
+from orchestration.settings import Settings, stage_reference_seeds
 from quality.gates import JOURNEY_FIGURES
+from tests.integration.conftest import DEMO
+from tests.integration.warehouse import dbt_build
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +138,41 @@ def test_no_employee_key_or_id_reaches_a_journey_mart(models, bands):
     for mart in (models, bands):
         assert not {c for c in mart.columns if "employee_key" in c or "employee_id" in c}
         assert (mart.employees[~mart.low_sample] >= MIN_EMPLOYEES).all()
+
+
+def test_a_warehouse_built_before_the_months_were_incremental_upgrades_on_its_next_run(
+    demo_warehouse: Settings, tmp_path
+):
+    # Issue 19 built int_employee_device_month as a table with a department and no extract
+    # dates; the next run of the incremental model must rebuild it in the new shape, not fail
+    # (`make demo` over last session's data did) or keep rows without extract dates.
+    data = tmp_path / "data"
+    shutil.copytree(
+        demo_warehouse.data_dir, data, ignore=shutil.ignore_patterns("landing", "dbt_*")
+    )
+    settings = Settings.from_env({"XMO_DATA_DIR": str(data)})
+    stage_reference_seeds(settings)
+    current = "SELECT * FROM intermediate.int_employee_device_month ORDER BY ALL"
+    expected = frame(settings, current)
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE intermediate.int_employee_device_month AS "
+            "SELECT * EXCLUDE (first_extract_date, extract_date), 'Finance' AS department "
+            "FROM intermediate.int_employee_device_month"
+        )
+    finally:
+        con.close()
+    last = DEMO.timeline()[1]
+    dbt_build(
+        settings,
+        tmp_path / "target",
+        "--select",
+        "int_employee_device_month",
+        "--vars",
+        json.dumps({"extract_date_from": str(last), "extract_date_to": str(last)}),
+    )
+
+    upgraded = frame(settings, current)
+    assert list(upgraded.columns) == list(expected.columns)  # no department left behind
+    pd.testing.assert_frame_equal(upgraded, expected)

@@ -5,7 +5,7 @@
         incremental_strategy=incremental_strategy(),
         meta={'extract_date_columns': ['first_extract_date', 'extract_date']},
         full_refresh=rebuilds_in_full(),
-        on_schema_change='fail',
+        on_schema_change='sync_all_columns',
     )
 }}
 {#- Each (pseudonymous) employee's primary device of each month: the device with the most
@@ -17,10 +17,17 @@
     must not keep last week's. -#}
 
 {%- set month_start = "cast(" ~ dbt.date_trunc('month', 'snapshot_date') ~ " as date)" %}
+{#- A warehouse built before this model was incremental holds it without its extract dates (and
+    with a department): dbt syncs the columns (on_schema_change), and this run rebuilds every
+    month, so no row keeps the old shape's NULLs. -#}
+{%- set this_columns = adapter.get_columns_in_relation(this) if execute and is_incremental() else [] %}
+{%- set by_month = is_incremental() and (
+    'first_extract_date' in (this_columns | map(attribute='name') | map('lower') | list)
+) %}
 
 with
 
-{% if is_incremental() -%}
+{% if by_month -%}
 -- The months the run's extract dates touched, and with a window also the months whose rows drew
 -- on the window's extracts (a day delivered again may have taken device-days out of them).
 touched_months as (
@@ -53,7 +60,7 @@ device_days as (
         extract_date
     from {{ ref('int_device_days_scored') }}
     where employee_key is not null
-    {%- if is_incremental() %}
+    {%- if by_month %}
         and snapshot_date >= (select min(month_start) from touched_months)
         and {{ month_start }} in (select month_start from touched_months)
     {%- endif %}
