@@ -236,9 +236,9 @@ class _BulkNotPossible(Exception):
     """The files of a chunk cannot be loaded together; load them one partition at a time."""
 
 
-# Files that load a chunk of days per statement. Parquet says its row count; a JSON chunk is
-# bounded by bytes (a ticket version is ~700 bytes of JSON; 250 keeps a chunk's parsed records
-# well inside DuckDB's memory limit); a CSV file by its lines.
+# Files that load a chunk of days per statement. Parquet says its row count; JSON and CSV days
+# count by bytes (a ticket version is ~700 bytes of JSON, 250 keeps a chunk's parsed records well
+# inside DuckDB's memory limit; a CSV row is taken as 100 bytes, its values staged as text).
 _JSON_BYTES_PER_ROW = 250
 # What the days of one chunk share: the suffix, and for CSV the header and delimiter.
 ChunkShape = str | CsvShape
