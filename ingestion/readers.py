@@ -198,14 +198,6 @@ def duckdb_csv_shape(path: Path, contract: Contract, mapping: SourceMapping) -> 
     return CsvShape(tuple(header), document.delimiter)
 
 
-def _file_lines(path: Path) -> int | None:
-    data = path.read_bytes()
-    carriage_returns = data.count(b"\r")
-    if carriage_returns and carriage_returns != data.count(b"\r\n"):
-        return None
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-
-
 def stage_csv_files(
     con: duckdb.DuckDBPyConnection,
     paths: list[Path],
@@ -222,14 +214,7 @@ def stage_csv_files(
     """
     header = list(shape.header)
     select = select_contract_columns(contract, header, paths[0], mapping)
-    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
-    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
-    listed = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
-    scan = (
-        f"read_csv({listed}, header = true, auto_detect = false, columns = {{{columns}}}, "
-        f"delim = {sql_string(shape.delimiter)}, quote = '\"', escape = '\"', "
-        f"strict_mode = true, null_padding = false, nullstr = [{nulls}], filename = true)"
-    )
+    scan = _strict_csv_scan(paths, header, shape.delimiter, mapping, with_filename=True)
     try:  # outside any transaction: the loader stages a chunk before it begins one
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_CSV_ROWS} AS SELECT * EXCLUDE (_n), "
@@ -243,7 +228,7 @@ def stage_csv_files(
         return None
     # Every line after the header a record: then row numbers are line numbers.
     for path in paths:
-        lines = _file_lines(path)
+        lines = _physical_lines(path.read_bytes())
         if lines is None or counts.get(str(path), 0) != lines - 1:
             return None
     con.execute(
@@ -259,12 +244,35 @@ def stage_csv_files(
     )
 
 
-def _physical_lines(text: str) -> int | None:
-    """The text's line count, or None where line ends other than LF or CRLF occur."""
-    carriage_returns = text.count("\r")
-    if carriage_returns and carriage_returns != text.count("\r\n"):
+def _physical_lines(text: str | bytes) -> int | None:
+    """The line count of a file's text (or its UTF-8 bytes), or None where line ends other than
+    LF or CRLF occur."""
+    cr, lf = ("\r", "\n") if isinstance(text, str) else (b"\r", b"\n")
+    carriage_returns = text.count(cr)
+    if carriage_returns and carriage_returns != text.count(cr + lf):
         return None
-    return text.count("\n") + (0 if text.endswith("\n") else 1)
+    return text.count(lf) + (0 if text.endswith(lf) else 1)
+
+
+def _strict_csv_scan(
+    paths: list[Path],
+    header: list[str],
+    delimiter: str,
+    mapping: SourceMapping,
+    *,
+    with_filename: bool = False,
+) -> str:
+    """DuckDB's read_csv of files with this header, every value text, nothing lenient: a record
+    with another number of fields fails the scan instead of being padded or cut. With
+    `with_filename`, a `filename` column says which file each row came from."""
+    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
+    files = "[" + ", ".join(sql_string(str(p)) for p in paths) + "]"
+    return (
+        f"read_csv({files}, header = true, auto_detect = false, columns = {{{columns}}}, "
+        f"delim = {sql_string(delimiter)}, quote = '\"', escape = '\"', strict_mode = true, "
+        f"null_padding = false, nullstr = [{nulls}], filename = {str(with_filename).lower()})"
+    )
 
 
 def _csv_rows_by_duckdb(
@@ -282,13 +290,7 @@ def _csv_rows_by_duckdb(
     lines = _physical_lines(document.text)
     if document.encoding not in ("utf-8", "utf-8-sig") or lines is None:
         return None
-    nulls = ", ".join(sql_string(v) for v in mapping.null_values)
-    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in header)
-    scan = (
-        f"read_csv({sql_string(str(document.path))}, header = true, auto_detect = false, "
-        f"columns = {{{columns}}}, delim = {sql_string(document.delimiter)}, quote = '\"', "
-        f"escape = '\"', strict_mode = true, null_padding = false, nullstr = [{nulls}])"
-    )
+    scan = _strict_csv_scan([document.path], header, document.delimiter, mapping)
     cursor = con.cursor()
     try:
         rows = cursor.sql(
