@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from orchestration.settings import Settings
 
 MARK = "# Written by xmo (rewritten when xmo's version changes; remove this line to keep edits)."
 
-DAGSTER_YAML = f"""\
+
+def dagster_yaml(home: Path) -> str:
+    """Our instance settings for `home` (its event log lives in its own history/runs folder)."""
+    return f"""\
 {MARK}
 # DuckDB allows one writing process per file, so every step that writes the warehouse
 # claims the `{WAREHOUSE_POOL}` pool, which has a single slot.
@@ -26,6 +30,13 @@ freshness:
   enabled: true
 telemetry:
   enabled: false
+# Dagster's SQLite event log (the same files), writing the materializations of a multi-partition
+# step in one transaction (orchestration/event_storage.py).
+event_log_storage:
+  module: orchestration.event_storage
+  class: BatchingSqliteEventLogStorage
+  config:
+    base_dir: {json.dumps(str(home / "history" / "runs") + os.sep)}
 """
 
 
@@ -35,8 +46,9 @@ def ensure_dagster_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     # Ours is kept current; a dagster.yaml a person wrote (without the mark) is left alone.
     current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(MARK) and current != DAGSTER_YAML):
-        config.write_text(DAGSTER_YAML)
+    wanted = dagster_yaml(home)
+    if current is None or (current.startswith(MARK) and current != wanted):
+        config.write_text(wanted)
     if not (home / "history" / "runs.db").exists():
         _create_storage(home)
     return home

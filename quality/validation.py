@@ -1,22 +1,27 @@
 """Validate a pandas batch against a GX suite and return evidence a person can act on.
 
 GX 1.x's SQL datasource over duckdb-engine returns empty metric results (GX #10738, #11579),
-so tables are read from DuckDB into pandas and validated as a dataframe batch. An expectation
-that raises while it runs counts as failed, never as passed.
+so the gates ask DuckDB (violation counts, totals, the newest period) and GX judges the small
+frame of answers. An expectation that raises while it runs counts as failed, never as passed.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
 import pandas as pd
+
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +63,61 @@ class ValidationOutcome:
 DOCS_SITE = "xmo"
 
 
+def _gx() -> Any:
+    """GX, imported by the first validation: it takes seconds, and a process that loads the
+    pipeline's definitions without validating anything (the UI's code server, `xmo status`,
+    the CLI's help) should not pay for it."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
+
+
+def expect_between(
+    column: str, min_value: float | None = None, max_value: float | None = None
+) -> Any:
+    """GX's between expectation (an open side when a bound is None)."""
+    return _gx().expectations.ExpectColumnValuesToBeBetween(
+        column=column, min_value=min_value, max_value=max_value
+    )
+
+
+def expect_not_null(column: str) -> Any:
+    return _gx().expectations.ExpectColumnValuesToNotBeNull(column=column)
+
+
+def validate_frame(
+    frame: pd.DataFrame, name: str, expectations: list, quality_dir: Path | None = None
+) -> ValidationOutcome:
+    """`validate_dataframe` with a suite named `name` made of `expectations`."""
+    suite = _gx().ExpectationSuite(name=name, expectations=expectations)
+    return validate_dataframe(frame, suite, quality_dir)
+
+
 def _quiet(context: Any) -> Any:
+    gx = _gx()
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     return context
 
 
-def _context() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    return _quiet(gx.get_context(mode="ephemeral"))
-
-
-# One GX project per quality dir and process: opening it reads every stored suite, checkpoint
-# and validation definition (about a second), and a Dagster run evaluates dozens of gates in
-# one process.
+# One GX context per process for validating: creating one costs tens of milliseconds and a
+# run validates dozens of batches. Validating through the file project's checkpoints instead
+# cost ~250 ms a batch (stored checkpoint and validation definition, then the site builder,
+# which lists every stored result to render one page): most of a gate's time.
+_EPHEMERAL: list[Any] = []
+# One GX project per quality dir and process: where results, suites and Data Docs are kept.
 _FILE_CONTEXTS: dict[Path, Any] = {}
 _LATEST_RESULT: dict[Path, Any] = {}
-# Results whose Data Docs pages wait for the end of a `data_docs_batch`, per quality dir.
-_PENDING_PAGES: dict[Path, list[tuple[Any, bool]]] = {}
+# Quality dirs inside a `data_docs_batch`, with whether a validation in it failed.
+_BATCHES: dict[Path, list[bool]] = {}
+
+
+def _pandas_source() -> Any:
+    if not _EPHEMERAL:
+        _EPHEMERAL.append(
+            _quiet(_gx().get_context(mode="ephemeral")).data_sources.add_pandas("xmo")
+        )
+    return _EPHEMERAL[0]
 
 
 def _file_context(quality_dir: Path) -> Any:
@@ -82,7 +125,7 @@ def _file_context(quality_dir: Path) -> Any:
     quality_dir = quality_dir.resolve()
     if quality_dir in _FILE_CONTEXTS:
         return _FILE_CONTEXTS[quality_dir]
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    gx = _gx()
     quality_dir.mkdir(parents=True, exist_ok=True)
     context = _quiet(gx.get_context(mode="file", project_root_dir=str(quality_dir)))
     if DOCS_SITE not in context.get_site_names():
@@ -108,74 +151,95 @@ def _get_or_add(getter: Any, adder: Any, name: str) -> Any:
         return adder(name)
 
 
-def _validate_with_docs(
-    frame: pd.DataFrame, suite: gx.ExpectationSuite, quality_dir: Path
-) -> tuple[Any, Path]:
-    """Validate through a checkpoint that stores the result, then build its Data Docs page.
-
-    Only the result's own page is rendered: the site index lists every stored result, so
-    rebuilding it after each gate would cost more every day the pipeline runs. The index is
-    rebuilt when a gate fails (so the failure is listed at once) and by `build_docs_index`.
-    Inside a `data_docs_batch` the page is rendered when the batch ends.
-    """
-    context = _file_context(quality_dir)
-    source = _get_or_add(context.data_sources.get, context.data_sources.add_pandas, "xmo")
+def _validate(frame: pd.DataFrame, suite: gx.ExpectationSuite) -> tuple[Any, str]:
+    """GX's result for `frame` and the id of the batch it validated."""
+    source = _pandas_source()
     asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite.name)
-    batch_definition = _get_or_add(
+    batch = _get_or_add(
         asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole"
+    ).get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(suite, result_format="SUMMARY"), batch.id
+
+
+def _keep_with_page(
+    quality_dir: Path, suite: gx.ExpectationSuite, result: Any, batch_id: str
+) -> Path:
+    """Store the suite and result in the quality dir's GX project and write the result's page.
+
+    The page is rendered by the renderer and view GX's site builder uses, straight to the path
+    the site's index links to. The index is rebuilt when a validation fails (so the failure is
+    listed at once; inside a `data_docs_batch`, once at its end) and by `build_docs_index`.
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
     )
-    suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
+
+    key = quality_dir.resolve()
+    context = _file_context(quality_dir)
+    context.suites.add_or_update(suite)
+    run_id = RunIdentifier(run_time=datetime.now(UTC))
+    # What a checkpoint would record, so the page and the index show when it ran.
+    result.meta.update(run_id=run_id, validation_time=run_id.run_time)
+    identifier = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+        run_id=run_id,
+        batch_identifier=batch_id,
     )
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=suite.name,
-            validation_definitions=[definition],
-            result_format={"result_format": "SUMMARY"},
-        )
-    )
-    run = checkpoint.run(batch_parameters={"dataframe": frame})
-    identifier, result = next(iter(run.run_results.items()))
-    _LATEST_RESULT[quality_dir.resolve()] = identifier
-    pending = _PENDING_PAGES.get(quality_dir.resolve())
-    if pending is not None:
-        pending.append((identifier, bool(result.success)))
-    else:
-        _build_pages(quality_dir, [identifier], index=not result.success)
+    context.validation_results_store.set(identifier, result)
+    _LATEST_RESULT[key] = identifier
     page = quality_dir / "docs" / "validations" / Path(*identifier.to_tuple()).with_suffix(".html")
-    return result, page
+    page.parent.mkdir(parents=True, exist_ok=True)
+    renderer, view = _page_renderer()
+    page.write_text(
+        view.render(renderer.render(result), show_how_to_buttons=False), encoding="utf-8"
+    )
+    static = quality_dir / "docs" / "static"
+    if not static.is_dir():  # the pages' stylesheets, fonts and images, as the site builder copies
+        shutil.copytree(Path(_gx().__file__).parent / "render" / "view" / "static", static)
+    failed = not result.success
+    if key in _BATCHES:
+        _BATCHES[key].append(failed)
+    elif failed:
+        _build_index(quality_dir, identifier)
+    return page
 
 
-def _build_pages(quality_dir: Path, identifiers: list[Any], index: bool) -> None:
+@functools.cache
+def _page_renderer() -> tuple[Any, Any]:
+    """GX's page renderer and view, made once: the view compiles its templates on first use
+    (~150 ms), and a run renders dozens of pages."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    return ValidationResultsPageRenderer(), DefaultJinjaPageView()
+
+
+def _build_index(quality_dir: Path, identifier: Any) -> None:
+    # GX rebuilds every page when given no identifiers; given the latest, only that one.
     _file_context(quality_dir).build_data_docs(
-        site_names=[DOCS_SITE], resource_identifiers=identifiers, build_index=index
+        site_names=[DOCS_SITE], resource_identifiers=[identifier], build_index=True
     )
 
 
 @contextmanager
 def data_docs_batch(quality_dir: Path) -> Iterator[None]:
-    """Render the Data Docs pages of the validations inside the block together, at its end.
+    """Rebuild the Data Docs index once at the end of the block if a validation in it failed.
 
-    GX renders a dozen pages in one call in about the time one page takes alone (it sets up
-    its templates once per call), and a run's gates validate a few dozen batches. The index is
-    rebuilt when one of them failed, as it is for a single validation.
+    A step of gates validates several batches; each rebuild of the index lists every stored
+    result, so it is done once per step, and only when a failure must be listed at once.
     """
     key = quality_dir.resolve()
-    if key in _PENDING_PAGES:  # already inside a batch for this dir: the outer one renders
+    if key in _BATCHES:  # already inside a batch for this dir: the outer one decides
         yield
         return
-    _PENDING_PAGES[key] = []
+    _BATCHES[key] = []
     try:
         yield
     finally:
-        pending = _PENDING_PAGES.pop(key)
-        if pending:
-            _build_pages(
-                quality_dir,
-                [identifier for identifier, _ in pending],
-                index=not all(success for _, success in pending),
-            )
+        if any(_BATCHES.pop(key)):
+            _build_index(quality_dir, _LATEST_RESULT[key])
 
 
 def build_docs_index(quality_dir: Path) -> Path | None:
@@ -183,8 +247,7 @@ def build_docs_index(quality_dir: Path) -> Path | None:
     identifier = _LATEST_RESULT.get(quality_dir.resolve())
     if identifier is None:
         return None
-    # GX rebuilds every page when given no identifiers; given the latest, only that one.
-    _build_pages(quality_dir, [identifier], index=True)
+    _build_index(quality_dir, identifier)
     return quality_dir / "docs" / "index.html"
 
 
@@ -193,22 +256,11 @@ def validate_dataframe(
 ) -> ValidationOutcome:
     """Run `suite` over `frame`; failures carry counts, a sample of bad values, or the error.
 
-    With `quality_dir`, the result is stored there and its Data Docs page built under
-    quality_dir/docs, at once or at the end of the enclosing `data_docs_batch` (the page's path
-    is in the outcome).
+    With `quality_dir`, the suite and result are stored there and the result's Data Docs page
+    written under quality_dir/docs (its path is in the outcome).
     """
-    page = None
-    if quality_dir is None:
-        batch = (
-            _context()
-            .data_sources.add_pandas("xmo")
-            .add_dataframe_asset(suite.name)
-            .add_batch_definition_whole_dataframe("whole")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        result = batch.validate(suite)
-    else:
-        result, page = _validate_with_docs(frame, suite, quality_dir)
+    result, batch_id = _validate(frame, suite)
+    page = None if quality_dir is None else _keep_with_page(quality_dir, suite, result, batch_id)
     failures: list[FailedExpectation] = []
     for item in result.results:
         config = item.expectation_config

@@ -17,7 +17,7 @@ import pytest
 
 from ingestion.synthetic import organisation as org
 from orchestration.settings import Settings, stage_reference_seeds
-from quality.gates import JOURNEY_FIGURES
+from quality.specs import JOURNEY_FIGURES
 from tests.integration.conftest import DEMO
 from tests.integration.warehouse import dbt_build
 

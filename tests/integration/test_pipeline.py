@@ -21,7 +21,7 @@ from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.checks import build_gate_checks
 from orchestration.cli import execute_pipeline, summarize
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
-from quality.gates import MARTS
+from quality.specs import MARTS
 from tests.integration.warehouse import query
 
 pytestmark = pytest.mark.integration

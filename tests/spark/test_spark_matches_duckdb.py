@@ -29,7 +29,7 @@ from orchestration.settings import (
     Settings,
     stage_reference_seeds,
 )
-from quality.gates import MARTS
+from quality.specs import MARTS
 
 pytestmark = pytest.mark.spark
 

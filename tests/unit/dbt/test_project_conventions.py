@@ -9,7 +9,7 @@ from functools import cache
 import pytest
 
 from orchestration.settings import DBT_PROJECT_DIR
-from quality.gates import MARTS
+from quality.specs import MARTS
 
 
 @cache

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from orchestration.definitions import PIPELINE_JOB, build_definitions
-from quality.gates import MARTS
+from quality.specs import MARTS
 
 
 @pytest.fixture(scope="module")

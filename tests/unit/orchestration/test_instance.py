@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from orchestration.instance import DAGSTER_YAML, ensure_dagster_home
+from orchestration.instance import dagster_yaml, ensure_dagster_home
 from orchestration.settings import Settings
 
 
@@ -21,7 +21,7 @@ def test_a_new_home_has_its_storage_created_before_any_dagster_process_starts(tm
     # create them and one would die on "table jobs already exists" (seen in CI).
     assert "jobs" in _tables(home / "schedules" / "schedules.db")
     assert "runs" in _tables(home / "history" / "runs.db")
-    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
 
 
 def test_a_dagster_yaml_written_by_a_person_is_left_alone(tmp_path):

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pandas as pd
 import pytest
 
 from orchestration.checks import Gate, run_gates
 from quality.config import load_gate_config
 from quality.gates import (
-    MARTS,
     GateContext,
     GateOutcome,
     mart_freshness,
@@ -24,9 +23,9 @@ from quality.gates import (
     raw_freshness,
     raw_schema,
     raw_volume,
-    read_mart,
     weekly_happiness_distribution,
 )
+from quality.specs import MARTS
 
 RUN_DATE = date(2026, 3, 31)
 LOG = logging.getLogger(__name__)
@@ -73,21 +72,18 @@ def ctx(tmp_path: Path) -> GateContext:
 
 
 def execute(ctx: GateContext, sql: str) -> None:
+    ctx.db.close()  # a gate's read-only connection would keep this writer out
     con = duckdb.connect(str(ctx.database_path))
     con.execute(sql)
     con.close()
 
 
-def weekly(ctx: GateContext):
-    return read_mart(ctx, "service_experience_weekly")
-
-
 def test_a_consistent_mart_passes_every_gate(ctx):
     for gate in (mart_schema, mart_reconciliation, mart_freshness):
-        outcome = gate(ctx, WEEKLY, weekly(ctx))
+        outcome = gate(ctx, WEEKLY)
         assert outcome.passed, (outcome.gate, [f.describe() for f in outcome.failures])
         assert outcome.docs_pages and outcome.docs_pages[0].is_file()
-    assert weekly_happiness_distribution(ctx, weekly(ctx)).passed
+    assert weekly_happiness_distribution(ctx, WEEKLY).passed
 
 
 def test_an_out_of_range_score_fails_the_schema_gate_with_the_value(ctx):
@@ -96,10 +92,14 @@ def test_an_out_of_range_score_fails_the_schema_gate_with_the_value(ctx):
         "UPDATE marts.service_experience_weekly SET happiness_score = 150 "
         "WHERE service_id = 'SVC01' AND week_start = DATE '2026-03-30'",
     )
-    outcome = mart_schema(ctx, WEEKLY, weekly(ctx))
+    outcome = mart_schema(ctx, WEEKLY)
     assert not outcome.passed
     [failure] = outcome.failures
-    assert (failure.column, failure.sample) == ("happiness_score", [150.0])
+    assert (failure.column, failure.unexpected_count, failure.sample) == (
+        "happiness_score",
+        1,
+        [150.0],
+    )
 
 
 def test_a_duplicate_key_fails_the_schema_gate(ctx):
@@ -108,34 +108,38 @@ def test_a_duplicate_key_fails_the_schema_gate(ctx):
         "INSERT INTO marts.service_experience_weekly "
         "SELECT * FROM marts.service_experience_weekly LIMIT 1",
     )
-    outcome = mart_schema(ctx, WEEKLY, weekly(ctx))
-    assert [f.expectation for f in outcome.failures] == ["expect_compound_columns_to_be_unique"]
+    outcome = mart_schema(ctx, WEEKLY)
+    [failure] = outcome.failures
+    assert (failure.expectation, failure.unexpected_count) == (
+        "unique (service_id, week_start)",
+        1,
+    )
+    assert len(failure.sample) == 1 and failure.sample[0].startswith("SVC0")
 
 
 def test_a_mart_missing_a_gated_column_fails_the_schema_gate(ctx):
     execute(ctx, "ALTER TABLE marts.service_experience_weekly DROP COLUMN sla_attainment")
-    frame = weekly(ctx)  # the gated columns that exist, and nothing in place of the missing one
-    assert "sla_attainment" not in frame.columns and "responses" in frame.columns
-    outcome = mart_schema(ctx, WEEKLY, frame)
+    outcome = mart_schema(ctx, WEEKLY)
     assert not outcome.passed
-    assert ("expect_column_to_exist", "sla_attainment") in {
-        (f.expectation, f.column) for f in outcome.failures
-    }
+    # The other rules are still counted: the missing column is the only failure.
+    assert [(f.expectation, f.column) for f in outcome.failures] == [
+        ("column exists", "sla_attainment")
+    ]
 
 
 def test_stale_data_fails_the_freshness_gate(ctx):
-    stale = GateContext(**{**ctx.__dict__, "run_date": RUN_DATE + timedelta(days=30)})
-    outcome = mart_freshness(stale, WEEKLY, weekly(stale))
+    stale = replace(ctx, run_date=RUN_DATE + timedelta(days=30))
+    outcome = mart_freshness(stale, WEEKLY)
     assert not outcome.passed
     assert outcome.notes["latest"] == "2026-03-30"
     assert outcome.failures[0].sample == [31]  # days behind the run's partition
 
 
 def test_a_volume_collapse_fails_against_the_previous_run(ctx):
-    assert mart_volume(ctx, WEEKLY, weekly(ctx)).skipped  # the first run only records
+    assert mart_volume(ctx, WEEKLY).skipped  # the first run only records
     execute(ctx, "DELETE FROM marts.service_experience_weekly WHERE week_start < DATE '2026-03-20'")
-    next_day = GateContext(**{**ctx.__dict__, "run_date": RUN_DATE + timedelta(days=1)})
-    outcome = mart_volume(next_day, WEEKLY, weekly(next_day))
+    next_day = replace(ctx, run_date=RUN_DATE + timedelta(days=1))
+    outcome = mart_volume(next_day, WEEKLY)
     assert not outcome.passed
     assert (outcome.notes["rows"], outcome.notes["previous_rows"]) == (4, 28)
 
@@ -146,7 +150,7 @@ def test_mart_totals_that_do_not_reconcile_with_staging_fail(ctx):
         "DELETE FROM intermediate.int_tickets_mapped_to_services "
         "WHERE rowid IN (SELECT rowid FROM intermediate.int_tickets_mapped_to_services LIMIT 3)",
     )
-    outcome = mart_reconciliation(ctx, WEEKLY, weekly(ctx))
+    outcome = mart_reconciliation(ctx, WEEKLY)
     assert not outcome.passed
     assert [f.column for f in outcome.failures] == ["tickets_resolved"]
     assert outcome.notes["staging_totals"]["resolved_tickets"] == 277
@@ -163,18 +167,19 @@ def test_a_week_far_outside_its_history_fails_the_distribution_guard(ctx):
         "UPDATE marts.service_experience_weekly SET happiness_score = 20 "
         "WHERE week_start = DATE '2026-03-23'",
     )
-    outcome = weekly_happiness_distribution(ctx, weekly(ctx))
+    outcome = weekly_happiness_distribution(ctx, WEEKLY)
     assert not outcome.passed
     assert outcome.notes["week"] == "2026-03-23"  # the latest week complete by 2026-03-31
 
 
 def test_too_little_history_is_said_not_passed_silently(ctx):
     execute(ctx, "DELETE FROM marts.service_experience_weekly WHERE week_start < DATE '2026-03-01'")
-    outcome = weekly_happiness_distribution(ctx, weekly(ctx))
+    outcome = weekly_happiness_distribution(ctx, WEEKLY)
     assert outcome.passed and "complete weeks" in outcome.skipped
 
 
 def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -> None:
+    ctx.db.close()
     con = duckdb.connect(str(ctx.database_path))
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("""CREATE TABLE raw.device_snapshots (device_id VARCHAR, employee_id VARCHAR,
@@ -193,9 +198,11 @@ def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -
 def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
     days = [RUN_DATE - timedelta(days=i) for i in range(3)]
     make_raw(ctx, {d: 400 for d in days})
-    run = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days))})
+    run = replace(ctx, partitions=tuple(sorted(days)))
     outcome = raw_schema(run, "device")
-    assert outcome.passed and outcome.evaluated > 20
+    # Every contract column's presence and every row rule, counted for each of the 3 extracts.
+    assert outcome.passed and outcome.notes["rules"] > 20
+    run.db.close()
     execute(ctx, "UPDATE raw.device_snapshots SET battery_health_pct = 150 WHERE device_id = 'D7'")
     execute(
         ctx,
@@ -208,7 +215,7 @@ def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
     assert not failed.passed
     assert sorted((f.column, f.unexpected_count, f.sample) for f in failed.failures) == [
         ("battery_health_pct", 3, [150.0]),
-        ("device_id, snapshot_date", 3, []),
+        ("device_id, snapshot_date", 3, [f"D1, {d}" for d in sorted(days)]),
         ("device_type", 1, ["tablet"]),
     ]
     assert all(f.error is None for f in failed.failures)
@@ -231,40 +238,48 @@ def test_a_raw_extract_holding_only_old_records_fails_freshness(ctx):
 def test_a_collapsed_raw_extract_fails_against_the_median_of_the_previous(ctx):
     days = [RUN_DATE - timedelta(days=i) for i in range(10)]
     make_raw(ctx, {d: (1000 if d < RUN_DATE else 50) for d in days})
-    run = GateContext(**{**ctx.__dict__, "partitions": tuple(sorted(days))})
+    run = replace(ctx, partitions=tuple(sorted(days)))
     outcome = raw_volume(run, "device")
     assert not outcome.passed
     assert outcome.failures[0].sample == [150]  # 200 expected at least, 50 came
 
 
-def test_a_gate_that_raises_is_a_failed_check_and_the_table_is_read_once(ctx):
-    reads: list[int] = []
+def test_a_gate_that_raises_is_a_failed_check_and_one_connection_serves_the_step(ctx, monkeypatch):
+    opened: list[object] = []
+    connect = duckdb.connect
 
-    def read(ctx: GateContext) -> pd.DataFrame:
-        reads.append(1)
-        return pd.DataFrame({"n": [1, 2, 3]})
+    def counting_connect(*args, **kwargs):
+        con = connect(*args, **kwargs)
+        opened.append(con)
+        return con
 
-    def broken(ctx: GateContext, frame) -> GateOutcome:
-        frame()
+    monkeypatch.setattr(duckdb, "connect", counting_connect)
+
+    def broken(ctx: GateContext) -> GateOutcome:
+        ctx.db.scalar("SELECT 1")
         raise RuntimeError("validation crashed")
 
-    def counted(ctx: GateContext, frame) -> GateOutcome:
-        return GateOutcome("x_counted", skipped=f"{len(frame())} rows seen")
+    def counted(ctx: GateContext) -> GateOutcome:
+        rows = ctx.db.scalar("SELECT count(*) FROM marts.service_experience_weekly")
+        return GateOutcome("x_counted", skipped=f"{rows} rows seen")
 
+    x, y = dg.AssetKey(["marts", "x"]), dg.AssetKey(["marts", "y"])
     gates = [
-        Gate("x_never_passes_by_accident", "schema", broken, "a gate that raises"),
-        Gate("x_counted", "volume", counted, "a gate after it"),
-        Gate("x_counted_again", "freshness", counted, "and another"),
+        Gate(x, "x_never_passes_by_accident", "schema", broken, "a gate that raises"),
+        Gate(x, "x_counted", "volume", counted, "a gate after it"),
+        Gate(y, "y_counted", "freshness", counted, "and one on another table"),
     ]
-    results = list(run_gates(gates, dg.AssetKey(["marts", "x"]), lambda: ctx, read, LOG))
+    results = list(run_gates(gates, lambda: ctx, LOG))
 
-    assert [r.check_name for r in results] == [g.name for g in gates]
+    assert [(r.asset_key, r.check_name) for r in results] == [(g.asset, g.name) for g in gates]
     assert results[0].passed is False
     assert results[0].severity == dg.AssetCheckSeverity.ERROR
     assert "validation crashed" in results[0].metadata["error"].value
     assert [r.passed for r in results[1:]] == [True, True]
-    assert results[1].metadata["skipped"].value == "3 rows seen"
-    assert len(reads) == 1  # three gates, one read of the mart
+    assert results[1].metadata["skipped"].value == "28 rows seen"
+    assert len(opened) == 1  # three gates on two tables, one connection
+    with pytest.raises(duckdb.ConnectionException):  # and it is closed when the step ends
+        opened[0].execute("SELECT 1")
 
 
 def test_gates_whose_context_cannot_be_made_all_fail(ctx):
@@ -272,11 +287,15 @@ def test_gates_whose_context_cannot_be_made_all_fail(ctx):
         raise ValueError("gates.yml: severity.schema must be error or warn")
 
     gates = [
-        Gate(name, "schema", lambda c, f, name=name: GateOutcome(name, skipped="never"), "")
+        Gate(
+            dg.AssetKey(["raw", "x"]),
+            name,
+            "schema",
+            lambda c, name=name: GateOutcome(name, skipped="never"),
+            "",
+        )
         for name in ("x_a", "x_b")
     ]
-    results = list(
-        run_gates(gates, dg.AssetKey(["raw", "x"]), no_context, lambda c: pd.DataFrame(), LOG)
-    )
+    results = list(run_gates(gates, no_context, LOG))
     assert [(r.check_name, r.passed) for r in results] == [("x_a", False), ("x_b", False)]
     assert all("severity.schema" in r.metadata["error"].value for r in results)
