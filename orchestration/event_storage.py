@@ -12,6 +12,7 @@ rows in the same files: a home switches to it without migrating), in one transac
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -41,25 +42,34 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        # Asset events (materializations, their planned events, ...) take one path through
-        # store_event; check and run events take others, and are stored one by one.
-        if len({event.run_id for event in events}) != 1 or not all(
-            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
-        ):
-            for event in events:  # anything else: exactly as Dagster stores it
-                self.store_event(event)
-            return
+        # Runs of consecutive asset events (materializations, their planned events, ...) take
+        # one path through store_event and are written together; check and run events take
+        # others and are stored one by one, in order. (A run's planned events mix both: storing
+        # the whole batch one by one cost 19 s of a year's refresh.)
+        for is_asset, group in itertools.groupby(events, key=_is_asset_event):
+            same_run = list(group)
+            if is_asset and len({event.run_id for event in same_run}) == 1:
+                self._store_asset_events(same_run)
+            else:
+                for event in same_run:
+                    self.store_event(event)
+
+    def _store_asset_events(self, events: list[EventLogEntry]) -> None:
+        """What store_event does for each asset event, for all of them in one transaction per
+        shard: the run's shard, then the cross-run index with tags and asset rows."""
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
             for statement in statements:
                 conn.execute(statement)
-        # Mirrored in the cross-run index with their tags and asset rows, as store_event does
-        # for each asset event.
         with self.index_transaction() as conn:
             event_ids = []
             for statement in statements:
                 with db_result(conn, statement) as result:
                     event_ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(conn, list(events), event_ids)
+            self._store_asset_event_tags(conn, events, event_ids)
             for event, event_id in zip(events, event_ids, strict=True):
                 self._store_asset_event(conn, event, event_id)
+
+
+def _is_asset_event(event: EventLogEntry) -> bool:
+    return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS

@@ -28,8 +28,16 @@ def built() -> None:
     return None
 
 
+@dg.asset_check(asset=built)
+def built_is_there() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+# The check's planned event lands among the assets' planned events, in the same batch.
 JOB = dg.Definitions(
-    assets=[loaded, built], jobs=[dg.define_asset_job("j", selection="*")]
+    assets=[loaded, built],
+    asset_checks=[built_is_there],
+    jobs=[dg.define_asset_job("j", selection="*")],
 ).resolve_job_def("j")
 
 
@@ -45,6 +53,10 @@ def _materializations(instance: dg.DagsterInstance, run_id: str) -> dict:
     ]
     [asset_record] = instance.get_asset_records([loaded.key])
     return {
+        # Every event of the run, in the order stored (batches keep the order they came in).
+        "event_types": [
+            event.dagster_event_type for event in instance.all_logs(run_id) if event.dagster_event
+        ],
         "partitions": sorted(instance.get_materialized_partitions(loaded.key)),
         "records": sorted(
             (r.partition_key, r.asset_materialization.metadata["rows"].value, r.run_id == run_id)
@@ -85,22 +97,24 @@ def test_a_multi_partition_step_is_stored_in_one_batch_and_reads_back_as_dagster
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
-    batches: list[int] = []
-    store_batch = BatchingSqliteEventLogStorage.store_event_batch
+    written_together: list[int] = []
+    store_together = BatchingSqliteEventLogStorage._store_asset_events
 
     def spy(self, events):
-        batches.append(len(events))
-        return store_batch(self, events)
+        written_together.append(len(events))
+        return store_together(self, events)
 
-    monkeypatch.setattr(BatchingSqliteEventLogStorage, "store_event_batch", spy)
+    monkeypatch.setattr(BatchingSqliteEventLogStorage, "_store_asset_events", spy)
 
     home = ensure_dagster_home(Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "ours")}))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
         ours = _run(instance)
-    # The run's planned events (30 partitions of `loaded`, ...) and then the 30 materializations
-    # of its one step, each written together.
-    assert batches == [60, 30]
+    # The run's planned materializations (30 partitions of `loaded`, ...) and then the 30
+    # materializations of its one step, each written together; the check's planned event
+    # among them is stored on its own, in its place.
+    assert 30 in written_together and max(written_together) > 30
+    assert ours["event_types"].count("ASSET_CHECK_EVALUATION_PLANNED") == 1
 
     theirs = _with_dagsters_own_storage(tmp_path, monkeypatch, _run)
 
