@@ -56,19 +56,37 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _store_asset_events(self, events: list[EventLogEntry]) -> None:
         """What store_event does for each asset event, for all of them in one transaction per
-        shard: the run's shard, then the cross-run index with tags and asset rows."""
+        shard: the run's shard, then the cross-run index with tags and asset rows.
+
+        Should a transaction fail (a shard locked past SQLite's timeout), what it held is
+        stored event by event and nothing is written twice: Dagster stores a whole batch again
+        after store_event_batch raises, so this raises only what storing one event raised.
+        """
         statements = [self.prepare_insert_event(event) for event in events]
-        with self.run_connection(events[0].run_id) as conn:
-            for statement in statements:
-                conn.execute(statement)
-        with self.index_transaction() as conn:
-            event_ids = []
-            for statement in statements:
-                with db_result(conn, statement) as result:
-                    event_ids.append(result.inserted_primary_key[0])
-            self._store_asset_event_tags(conn, events, event_ids)
-            for event, event_id in zip(events, event_ids, strict=True):
-                self._store_asset_event(conn, event, event_id)
+        try:
+            with self.run_connection(events[0].run_id) as conn:
+                for statement in statements:
+                    conn.execute(statement)
+        except Exception:
+            for event in events:  # the transaction rolled back: nothing of the group is stored
+                self.store_event(event)
+            return
+        try:
+            with self.index_transaction() as conn:
+                self._index_asset_events(conn, events, statements)
+        except Exception:
+            for event, statement in zip(events, statements, strict=True):
+                with self.index_transaction() as conn:
+                    self._index_asset_events(conn, [event], [statement])
+
+    def _index_asset_events(self, conn: Any, events: list[EventLogEntry], statements: list) -> None:
+        event_ids = []
+        for statement in statements:
+            with db_result(conn, statement) as result:
+                event_ids.append(result.inserted_primary_key[0])
+        self._store_asset_event_tags(conn, events, event_ids)
+        for event, event_id in zip(events, event_ids, strict=True):
+            self._store_asset_event(conn, event, event_id)
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:

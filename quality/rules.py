@@ -7,6 +7,7 @@ rows in a fraction of a second: GX over pandas costs per row and per expectation
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ingestion.contracts import Contract
@@ -51,8 +52,9 @@ class UniqueKey:
 
     @property
     def present_sql(self) -> str:
-        # A NULL in the key is the not-null rule's to report, not a duplicate.
-        return " AND ".join(f"{quoted(c)} IS NOT NULL" for c in self.columns)
+        # A key wholly NULL is the not-null rule's to report (GX's compound uniqueness skipped
+        # such rows too); a key with a NULL part still counts, DISTINCT taking NULL as NULL.
+        return "(" + " OR ".join(f"{quoted(c)} IS NOT NULL" for c in self.columns) + ")"
 
     @property
     def count_sql(self) -> str:
@@ -67,7 +69,7 @@ class UniqueKey:
 
 
 def _bounds(column: str, low: float | None, high: float | None) -> str:
-    # `NOT (x BETWEEN ...)` would also flag NaN: DuckDB orders NaN above every number.
+    # DuckDB orders NaN above every number: with an upper bound NaN is out of range.
     parts = [
         *([f"{column} < {low}"] if low is not None else []),
         *([f"{column} > {high}"] if high is not None else []),
@@ -109,11 +111,31 @@ def contract_rules(contract: Contract) -> list[Rule]:
     return rules
 
 
-def mart_rules(spec: MartSpec) -> list[Rule]:
-    """The mart spec's row rules: not-null, ranges, accepted values and the low-sample rule."""
-    rules = [Rule(f"{c}__null", c, "not null", f"{quoted(c)} IS NULL") for c in spec.not_null]
+def mart_rules(spec: MartSpec, floating: Collection[str] = ()) -> list[Rule]:
+    """The mart spec's row rules: not-null, ranges, accepted values and the low-sample rule.
+
+    In the `floating` columns NaN counts as missing, as it did when GX judged the mart in pandas:
+    it breaks not-null, and a range or the low-sample rule leaves it to not-null.
+    """
+
+    def missing(c: str) -> str:
+        return (
+            f"({quoted(c)} IS NULL OR isnan({quoted(c)}))"
+            if c in floating
+            else (f"{quoted(c)} IS NULL")
+        )
+
+    def a_number(c: str) -> str:
+        return f"NOT isnan({quoted(c)}) AND " if c in floating else ""
+
+    rules = [Rule(f"{c}__null", c, "not null", missing(c)) for c in spec.not_null]
     rules += [
-        Rule(f"{c}__out_of_range", c, _between(low, high), _bounds(quoted(c), low, high))
+        Rule(
+            f"{c}__out_of_range",
+            c,
+            _between(low, high),
+            f"{a_number(c)}({_bounds(quoted(c), low, high)})",
+        )
         for c, (low, high) in spec.ranges.items()
     ]
     rules += [
@@ -131,7 +153,7 @@ def mart_rules(spec: MartSpec) -> list[Rule]:
             f"{c}__shown_for_low_sample",
             c,
             "null where low_sample",
-            f"low_sample AND {quoted(c)} IS NOT NULL",
+            f"low_sample AND NOT {missing(c)}",
         )
         for c in spec.low_sample_nulls
     ]

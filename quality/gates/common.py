@@ -53,11 +53,9 @@ class Warehouse:
     def scalar(self, sql: str, params: Sequence[object] = ()) -> Any:
         return self.rows(sql, params)[0][0]
 
-    def columns(self, relation: str) -> list[str]:
-        cursor = self._con().execute(f"SELECT * FROM {relation} LIMIT 0")
-        names = [column[0] for column in cursor.description]
-        cursor.fetchall()  # finish the result before the next statement on this connection
-        return names
+    def columns(self, relation: str) -> dict[str, str]:
+        """Each column's DuckDB type, in the table's order."""
+        return {name: kind for name, kind, *_ in self.rows(f"DESCRIBE SELECT * FROM {relation}")}
 
     def close(self) -> None:
         if self._connection is not None:
@@ -205,10 +203,11 @@ def judge_violations(
     )
 
 
-def sample_sql(check: Checked, relation: str, where: str = "TRUE") -> str:
-    """A few offending values of a check (the duplicated keys of a key)."""
+def sample_sql(check: Checked, relation: str, where: str = "TRUE", by: str | None = None) -> str:
+    """A few offending values of a check (the duplicated keys of a key, per value of `by` when
+    the key must be unique per extract)."""
     if isinstance(check, UniqueKey):
-        keys = ", ".join(quoted(c) for c in check.columns)
+        keys = ", ".join(quoted(c) for c in (*check.columns, *([by] if by else [])))
         shown = ", ".join(f"CAST({quoted(c)} AS VARCHAR)" for c in check.columns)
         return (
             f"SELECT concat_ws(', ', {shown}) AS v FROM {relation} "

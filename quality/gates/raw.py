@@ -20,7 +20,7 @@ from quality.gates.common import (
 )
 from quality.rules import UniqueKey, contract_rules
 from quality.specs import RAW_EVENT_COLUMNS
-from quality.validation import expect_between
+from quality.validation import expect_between, expect_not_null
 
 IN_WINDOW = "_extract_date BETWEEN ? AND ?"
 
@@ -37,7 +37,7 @@ def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
     gate = f"raw_{contract.table}_has_valid_schema_keys_and_ranges"
     table = f"raw.{contract.table}"
     outcome = GateOutcome(gate, notes={"partitions": len(ctx.partitions)})
-    present = ctx.db.columns(table)
+    present = list(ctx.db.columns(table))
     checks = [rule for rule in contract_rules(contract) if rule.column in present]
     if set(contract.unique_key) <= set(present):
         checks.append(UniqueKey(tuple(contract.unique_key)))
@@ -79,8 +79,8 @@ def raw_freshness(ctx: GateContext, source: str) -> GateOutcome:
     if summary.empty:
         return GateOutcome(gate, skipped="no rows in the run's partitions")
     days = ctx.config.freshness_days["raw"]
-    outcome = GateOutcome(
-        gate, [validate(ctx, summary, gate, [expect_between("lag_days", max_value=days)])]
-    )
+    # An extract whose event column is all NULL has no lag to judge: that fails too.
+    expectations = [expect_not_null("lag_days"), expect_between("lag_days", max_value=days)]
+    outcome = GateOutcome(gate, [validate(ctx, summary, gate, expectations)])
     outcome.notes["max_lag_days"] = days
     return outcome

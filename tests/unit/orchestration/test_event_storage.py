@@ -41,6 +41,13 @@ JOB = dg.Definitions(
 ).resolve_job_def("j")
 
 
+@pytest.fixture(autouse=True)
+def _batch_size_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storage sets DAGSTER_EVENT_BATCH_SIZE in the process: leave it as it was found."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE")
+
+
 def _materializations(instance: dg.DagsterInstance, run_id: str) -> dict:
     """Everything a user or the UI reads back about the run's materializations."""
     records = instance.fetch_materializations(loaded.key, limit=100).records
@@ -176,3 +183,24 @@ def test_a_failed_multi_partition_run_still_marks_each_partition_failed(
     theirs = _with_dagsters_own_storage(tmp_path, monkeypatch, _failed_partitions)
     assert ours == theirs
     assert len(ours) == 10 and {status.value for status in ours.values()} == {"FAILED"}
+
+
+def test_a_batch_whose_index_write_fails_is_stored_once_event_by_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    store_tags = BatchingSqliteEventLogStorage._store_asset_event_tags
+    failed: list[int] = []
+
+    def locked_once(self, conn, events, event_ids):
+        if len(events) == 30 and not failed:  # the step's 30 materializations, written together
+            failed.append(len(events))
+            raise RuntimeError("database is locked")
+        return store_tags(self, conn, events, event_ids)
+
+    monkeypatch.setattr(BatchingSqliteEventLogStorage, "_store_asset_event_tags", locked_once)
+    home = ensure_dagster_home(Settings.from_env({"XMO_DATA_DIR": str(tmp_path / "ours")}))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ours = _run(instance)
+    theirs = _with_dagsters_own_storage(tmp_path, monkeypatch, _run)
+    assert failed == [30]
+    assert ours == theirs  # 30 materializations in the run's log and in the index, none twice

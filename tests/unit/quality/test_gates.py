@@ -25,7 +25,7 @@ from quality.gates import (
     raw_volume,
     weekly_happiness_distribution,
 )
-from quality.specs import MARTS
+from quality.specs import MARTS, MartSpec
 
 RUN_DATE = date(2026, 3, 31)
 LOG = logging.getLogger(__name__)
@@ -127,6 +127,37 @@ def test_a_mart_missing_a_gated_column_fails_the_schema_gate(ctx):
     ]
 
 
+def test_a_key_repeated_with_a_null_part_is_a_duplicate_and_its_null_fails_not_null(ctx):
+    execute(
+        ctx,
+        "INSERT INTO marts.service_experience_weekly "
+        "SELECT * REPLACE (NULL AS week_start) FROM marts.service_experience_weekly LIMIT 2",
+    )
+    execute(
+        ctx,
+        "UPDATE marts.service_experience_weekly SET service_id = 'SVC01' WHERE week_start IS NULL",
+    )
+    outcome = mart_schema(ctx, WEEKLY)
+    assert sorted((f.expectation, f.column, f.unexpected_count) for f in outcome.failures) == [
+        ("not null", "week_start", 2),
+        ("unique (service_id, week_start)", "service_id, week_start", 1),
+    ]
+
+
+def test_nan_counts_as_missing_in_a_float_column_as_it_did_in_pandas(ctx):
+    execute(
+        ctx,
+        "CREATE TABLE marts.t AS SELECT * FROM (VALUES (1, 'NaN'::DOUBLE, false), "
+        "(2, 0.5, false), (3, 'NaN'::DOUBLE, true)) v(k, x, low_sample)",
+    )
+    spec = MartSpec("t", ("k",), ("k", "x"), ranges={"x": (0.0, 1.0)}, low_sample_nulls=("x",))
+    outcome = mart_schema(ctx, spec)
+    # Not-null catches both NaNs; the range and the low-sample rule leave them to it.
+    assert [(f.expectation, f.column, f.unexpected_count) for f in outcome.failures] == [
+        ("not null", "x", 2)
+    ]
+
+
 def test_stale_data_fails_the_freshness_gate(ctx):
     stale = replace(ctx, run_date=RUN_DATE + timedelta(days=30))
     outcome = mart_freshness(stale, WEEKLY)
@@ -215,6 +246,7 @@ def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
     assert not failed.passed
     assert sorted((f.column, f.unexpected_count, f.sample) for f in failed.failures) == [
         ("battery_health_pct", 3, [150.0]),
+        # The key repeated within each extract (a key may repeat across extracts).
         ("device_id, snapshot_date", 3, [f"D1, {d}" for d in sorted(days)]),
         ("device_type", 1, ["tablet"]),
     ]
@@ -233,6 +265,14 @@ def test_a_raw_extract_holding_only_old_records_fails_freshness(ctx):
     make_raw(ctx, {RUN_DATE: 10}, lag_days=9)
     outcome = raw_freshness(ctx, "device")
     assert not outcome.passed and outcome.failures[0].sample == [9]
+
+
+def test_a_raw_extract_without_any_event_date_fails_freshness(ctx):
+    make_raw(ctx, {RUN_DATE: 10})
+    execute(ctx, "UPDATE raw.device_snapshots SET snapshot_date = NULL")
+    outcome = raw_freshness(ctx, "device")
+    assert not outcome.passed
+    assert [f.expectation for f in outcome.failures] == ["expect_column_values_to_not_be_null"]
 
 
 def test_a_collapsed_raw_extract_fails_against_the_median_of_the_previous(ctx):
