@@ -71,9 +71,10 @@
     holds no row of it, and DuckDB drops that branch while planning (a daily run at 3.7 M
     device-days took as long as before). `this_keys` names the keys as the model does, where
     it renames them.
-    Callers pass the source relation itself, not a CTE over it: DuckDB materializes a CTE that
-    is read twice, which copied every raw column of 36 M device rows for one day's run. -#}
-{% macro versions_of_touched_keys(relation, keys, this_keys=none) -%}
+    Callers pass a relation (a source, or a staging view over one), not a CTE over it: DuckDB
+    materializes a CTE that is read twice, which copied every raw column of 36 M device rows for
+    one day's run. `extract_date` names the relation's extract date column. -#}
+{% macro versions_of_touched_keys(relation, keys, this_keys=none, extract_date='_extract_date') -%}
     {%- set keys = [keys] if keys is string else keys -%}
     {%- set this_keys = keys if this_keys is none else this_keys -%}
     {%- set this_keys = [this_keys] if this_keys is string else this_keys -%}
@@ -83,7 +84,7 @@
     inner join (
         select distinct {{ keys | join(', ') }}
         from {{ relation }}
-        where {{ extract_window_filter('_extract_date') }}
+        where {{ extract_window_filter(extract_date) }}
         {%- if extract_window() %}
         union
         select
@@ -107,12 +108,19 @@
     key and version columns, and the superseded versions (few: a key changes in few extracts)
     are then removed from the versions by an anti-join. Ranking the versions whole carried every
     column through the sort: 50 s for a year of device-days instead of 10. A version is one raw
-    row: its key, extract date, file and line. `this_keys`: as in versions_of_touched_keys. -#}
-{% macro latest_versions(relation, keys, newest_first, this_keys=none) -%}
+    row: its key, extract date, file and line (`version`: their names in `relation`, the raw
+    names by default). `this_keys`: as in versions_of_touched_keys. -#}
+{% macro latest_versions(
+    relation,
+    keys,
+    newest_first,
+    this_keys=none,
+    version=['_extract_date', '_source_file', '_source_line']
+) -%}
     {%- set keys = [keys] if keys is string else keys -%}
-    {%- set version_columns = keys + ['_extract_date', '_source_file', '_source_line'] -%}
+    {%- set version_columns = keys + version -%}
     select versions.*
-    from ({{ versions_of_touched_keys(relation, keys, this_keys) }}) as versions
+    from ({{ versions_of_touched_keys(relation, keys, this_keys, version[0]) }}) as versions
     left join (
         select {{ version_columns | join(', ') }}
         from (
@@ -122,7 +130,7 @@
                     partition by {{ keys | join(', ') }}
                     order by {{ newest_first }}
                 ) as version_rank
-            from ({{ versions_of_touched_keys(relation, keys, this_keys) }}) as all_versions
+            from ({{ versions_of_touched_keys(relation, keys, this_keys, version[0]) }}) as all_versions
         ) as ranked
         where version_rank > 1
     ) as superseded

@@ -400,8 +400,10 @@ def test_a_backfill_launched_like_the_ui_does_loads_every_day_and_rebuilds_them(
     con = duckdb.connect(str(dagster.settings.warehouse_path), read_only=True)
     try:
         loaded = con.execute(
-            # One snapshot per device and day: every loaded extract date stays in staging.
-            "SELECT DISTINCT CAST(extract_date AS VARCHAR) FROM staging.stg_device__snapshots "
+            # One snapshot per device and day: every loaded extract date stays in the stored
+            # device history.
+            "SELECT DISTINCT CAST(extract_date AS VARCHAR) "
+            "FROM intermediate.int_device_days_scored "
             "ORDER BY 1"
         ).fetchall()
     finally:

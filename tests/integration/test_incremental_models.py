@@ -177,9 +177,11 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
 
     incremental_copy = tmp_path / "incremental.duckdb"
     shutil.copyfile(settings.warehouse_path, incremental_copy)
-    dbt_build(settings, target, "--full-refresh")
+    # The full refresh sums the device weeks one week at a time (four chunks, not one): chunk
+    # bounds must neither lose nor double a week.
+    dbt_build(settings, target, "--full-refresh", "--vars", json.dumps({"week_chunk_weeks": 1}))
 
-    # What the re-delivery removed is gone from staging and the scored device-days; where an
+    # What the re-delivery removed is gone from staging and the stored device-days; where an
     # earlier extract holds another version, that version stands again.
     staged = incremental_copy
     assert not query(

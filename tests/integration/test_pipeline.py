@@ -404,7 +404,8 @@ def test_a_collapsed_extract_stops_the_run_before_dbt_and_keeps_the_published_ve
     assert summary.checks_failed == [
         "raw/device_snapshots:raw_device_snapshots_volume_holds_against_previous_runs"
     ]
-    # The extract loaded, but dbt never ran on it: staging still holds the last good extract.
+    # The extract loaded, but dbt never ran on it: the stored device history still holds the
+    # last good extract (staging is a view of every raw version).
     assert query(
         settings.warehouse_path,
         "SELECT count(*) FROM raw.device_snapshots WHERE _extract_date = ?",
@@ -412,7 +413,7 @@ def test_a_collapsed_extract_stops_the_run_before_dbt_and_keeps_the_published_ve
     ) == [(5,)]
     assert query(
         settings.warehouse_path,
-        "SELECT count(*) FROM staging.stg_device__snapshots WHERE extract_date = ?",
+        "SELECT count(*) FROM intermediate.int_device_days_scored WHERE extract_date = ?",
         [HAND_DAY],
     ) == [(300,)]
     # And readers still get the last good version.

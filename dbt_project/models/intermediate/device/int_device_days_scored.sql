@@ -11,33 +11,19 @@
 
 with
 
+-- The latest version of each device-day of the run's extract dates, chosen among all extracts
+-- (staging shows every delivered version), so re-running an old date never replaces a newer
+-- version. With a window, the device-days this model took from the window's extracts are
+-- chosen again: a day delivered again may have lost them (those without any version left go
+-- with the window's rows, replace_extracts).
 device_days as (
 
-    select * from {{ ref('stg_device__snapshots') }}
-    {% if is_incremental() -%}
-    where {{ extract_window_filter('extract_date') }}
-    {%- endif %}
-    {%- if is_incremental() and extract_window() %}
-
-    -- The device-days scored from the window's extracts that staging now takes from another
-    -- extract (a day delivered again lost their version); those it lost altogether go with the
-    -- window's rows (replace_extracts). A join, not an `or` in the filter above: that would
-    -- read every staged device-day on each daily run.
-    union all
-
-    select staged.*
-    from {{ ref('stg_device__snapshots') }} as staged
-    inner join (
-        select
-            device_id,
-            snapshot_date
-        from {{ this }}
-        where {{ from_window_extracts() }}
-    ) as rescored
-        on staged.device_id = rescored.device_id
-        and staged.snapshot_date = rescored.snapshot_date
-    where not ({{ from_window_extracts('staged.extract_date') }})
-    {%- endif %}
+    {{ latest_versions(
+        ref('stg_device__snapshots'),
+        ['device_id', 'snapshot_date'],
+        'extract_date desc, source_line desc',
+        version=['extract_date', 'source_file', 'source_line'],
+    ) }}
 
 ),
 

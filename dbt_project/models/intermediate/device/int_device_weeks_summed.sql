@@ -60,19 +60,13 @@ week_days as (
         and {{ week_start }} in (select week_start from touched_weeks)
 
 ),
-{%- else -%}
-week_days as (
-
-    select
-        *,
-        {{ week_start }} as week_start
-    from {{ ref('int_device_days_scored') }}
-
-),
 {%- endif %}
 
 summed as (
 
+    {#- A full build sums a few weeks at a time (macros/week_chunks.sql); each chunk reads the
+        device-days itself, as a CTE read by several branches would be materialized whole. #}
+    {%- for chunk in week_chunks(ref('int_device_days_scored'), 'snapshot_date') %}
     select
         week_start,
         device_id,
@@ -85,8 +79,23 @@ summed as (
         {% endfor -%}
         min(extract_date) as first_extract_date,
         max(extract_date) as extract_date
+    {%- if is_incremental() %}
     from week_days
+    {%- else %}
+    from (
+        select
+            *,
+            {{ week_start }} as week_start
+        from {{ ref('int_device_days_scored') }}
+        where {{ in_chunk('snapshot_date', chunk) }}
+    ) as week_days
+    {%- endif %}
     group by week_start, device_id, employee_key, model
+    {%- if not loop.last %}
+
+    union all
+    {% endif %}
+    {%- endfor %}
 
 )
 

@@ -1,46 +1,17 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['device_id', 'snapshot_date'],
-        incremental_strategy=incremental_strategy(),
-        meta={'extract_date_columns': 'extract_date'},
-        full_refresh=rebuilds_in_full(),
-        on_schema_change='fail',
-    )
-}}
+{#- A view, not a table: every delivered version of every device-day, renamed and pseudonymised.
+    The device history is stored once, in int_device_days_scored, which keeps the latest version
+    of each device-day: a staged copy wrote a year of device-days (36 M rows at the benchmark's L)
+    a second time on every full refresh. The employee is hashed per row, and a view computes
+    only the rows a reader asks for: a daily run hashes its day's rows, not the year's. -#}
+{{ config(materialized='view') }}
 
 with
-
--- The latest version of each device-day of the run's extract dates, chosen among all
--- extracts, so re-running an old date never replaces a newer version.
-latest as (
-
-    {{ latest_versions(
-        source('raw', 'device_snapshots'),
-        ['device_id', 'snapshot_date'],
-        '_extract_date desc, _source_line desc',
-    ) }}
-
-),
-
--- Each employee hashed once, not once per device-day (36 M SHA-256s on a full build).
-employee_keys as (
-
-    select
-        employee_id,
-        {{ pseudonymize('employee_id') }} as employee_key
-    from (
-        select distinct employee_id
-        from ({{ versions_of_touched_keys(source('raw', 'device_snapshots'), ['device_id', 'snapshot_date']) }}) as versions
-    ) as employees
-
-),
 
 renamed as (
 
     select
-        latest.device_id,
-        employee_keys.employee_key,
+        device_id,
+        {{ pseudonymize('employee_id') }} as employee_key,
         snapshot_date,
         lower(device_type) as device_type,
         model,
@@ -55,10 +26,10 @@ renamed as (
         disk_free_pct,
         battery_health_pct,
         network_latency_ms,
-        _extract_date as extract_date
-    from latest
-    left join employee_keys
-        on latest.employee_id = employee_keys.employee_id
+        _extract_date as extract_date,
+        _source_file as source_file,
+        _source_line as source_line
+    from {{ source('raw', 'device_snapshots') }}
 
 )
 
