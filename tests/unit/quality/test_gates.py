@@ -11,6 +11,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from ingestion.contracts import raw_table_ddl
+from ingestion.sources import SOURCES
 from orchestration.checks import Gate, run_gates
 from quality.config import load_gate_config
 from quality.gates import (
@@ -251,6 +253,27 @@ def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
         ("device_type", 1, ["tablet"]),
     ]
     assert all(f.error is None for f in failed.failures)
+
+
+def test_versions_of_a_ticket_in_one_minute_pass_and_an_identical_copy_fails(ctx):
+    ctx.db.close()
+    con = duckdb.connect(str(ctx.database_path))
+    con.execute("CREATE SCHEMA raw")
+    con.execute(raw_table_ddl(SOURCES["itsm"].contract, "raw"))
+    # Two updates of INC1 within one minute (an event-log export): versions, as the loader
+    # keeps them (the contract's key is sys_id, sys_updated_on).
+    con.execute(f"""INSERT INTO raw.itsm_tickets SELECT 'T1', 'INC1', 'incident',
+        TIMESTAMP '{RUN_DATE}', NULL, NULL, TIMESTAMP '{RUN_DATE} 10:00', state, '3', 'portal',
+        'Email', 'SD', 'E1', 'HQ', 'software', 0, 0, true, mod_count, DATE '{RUN_DATE}', 'f',
+        mod_count, now() FROM (VALUES ('2', 1), ('6', 2)) v(state, mod_count)""")
+    con.close()
+    assert raw_schema(ctx, "itsm").passed
+    execute(ctx, "INSERT INTO raw.itsm_tickets SELECT * FROM raw.itsm_tickets WHERE state = '6'")
+    failed = raw_schema(ctx, "itsm")
+    [failure] = failed.failures
+    assert failure.expectation.startswith("unique (sys_id, number, ") and (
+        failure.unexpected_count == 1
+    )
 
 
 def test_a_raw_table_missing_a_contract_column_fails_its_gate(ctx):
