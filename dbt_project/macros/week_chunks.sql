@@ -9,11 +9,17 @@
     its four weeks in four chunks). -#}
 {% macro week_chunks(relation, column) -%}
     {%- set weeks_per_chunk = var('week_chunk_weeks', 4) | int -%}
+    {%- if weeks_per_chunk < 1 -%}
+        {{ exceptions.raise_compiler_error(
+            'week_chunk_weeks must be a whole number of weeks, 1 or more; got '
+            ~ var('week_chunk_weeks')) }}
+    {%- endif -%}
     {{ return(adapter.dispatch('week_chunks', 'xmo')(relation, column, weeks_per_chunk)) }}
 {%- endmacro %}
 
 {% macro default__week_chunks(relation, column, weeks_per_chunk) -%}
-    {%- if not execute or is_incremental() -%}
+    {#- Not built yet (`dbt compile` or `docs generate` on a new warehouse): one chunk. -#}
+    {%- if not execute or is_incremental() or load_relation(relation) is none -%}
         {{ return([[none, none]]) }}
     {%- endif -%}
     {%- set bounds = run_query(

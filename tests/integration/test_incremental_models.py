@@ -63,6 +63,9 @@ class Removed:
     ticket_falling_back: str  # its latest version was in the day; an earlier extract has another
     ticket_vanishing: str  # its only version was in the day
     device_days: list[tuple[str, date]]
+    # A device-day of the day before, sent again in the day (a late correction): without it,
+    # the earlier extract's version stands again.
+    device_day_falling_back: tuple[str, date]
     employee: str  # left the directory: the day's snapshot was their latest; one before lists them
 
 
@@ -93,8 +96,21 @@ def add_lone_ticket(landing: Path, day: date) -> str:
     return lone["number"]
 
 
+def add_late_device_day(landing: Path, day: date) -> tuple[str, date]:
+    """Send again, in `day`'s device extract, the first device-day of the day before with
+    another boot time (a late correction); returns its key."""
+    path = next((landing / "device" / str(day)).glob("*.parquet"))
+    before = next((landing / "device" / str(day - timedelta(days=1))).glob("*.parquet"))
+    table = pq.read_table(path)
+    late = pq.read_table(before).slice(0, 1).to_pandas()
+    late.loc[0, "boot_duration_s"] = late.loc[0, "boot_duration_s"] + 50.0
+    late_table = pa.Table.from_pandas(late, schema=table.schema, preserve_index=False)
+    pq.write_table(pa.concat_tables([table, late_table]), path)
+    return late.loc[0, "device_id"], late.loc[0, "snapshot_date"]
+
+
 def redeliver_with_rows_removed(
-    landing: Path, day: date, leavers: list[str], lone_ticket: str
+    landing: Path, day: date, leavers: list[str], lone_ticket: str, late: tuple[str, date]
 ) -> Removed:
     """Write `day`'s extract again with rows removed and changed in every source."""
     survey = next((landing / "survey" / str(day)).glob("*.csv"))
@@ -121,7 +137,10 @@ def redeliver_with_rows_removed(
     device = next((landing / "device" / str(day)).glob("*.parquet"))
     devices = pq.read_table(device).to_pandas()
     device_days = list(zip(devices["device_id"][:3], devices["snapshot_date"][:3], strict=True))
-    devices = devices.iloc[3:].reset_index(drop=True)
+    devices = devices.iloc[3:]
+    devices = devices[
+        (devices["device_id"] != late[0]) | (devices["snapshot_date"] != late[1])
+    ].reset_index(drop=True)
     devices.loc[0, "boot_duration_s"] = devices.loc[0, "boot_duration_s"] + 90.0
     pq.write_table(pa.Table.from_pandas(devices, preserve_index=False), device)
 
@@ -133,7 +152,7 @@ def redeliver_with_rows_removed(
     employees.loc[employees["employee_id"] == moved, "department"] = "Moved"
     employees.to_csv(directory, index=False)
 
-    return Removed(responses, falling_back, lone_ticket, device_days, employee)
+    return Removed(responses, falling_back, lone_ticket, device_days, late, employee)
 
 
 def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
@@ -145,12 +164,20 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
     # holds a ticket no other extract does.
     leavers = leave(settings.landing_dir, days(21, 21)[0], 2)
     lone_ticket = add_lone_ticket(settings.landing_dir, days(14, 14)[0])
+    late_device_day = add_late_device_day(settings.landing_dir, days(14, 14)[0])
 
     load(settings, days(0, 13))
     dbt_build(settings, target)  # the first run builds everything there is
     for day in days(14, 18):  # then one daily run per extract
         load(settings, [day])
         dbt_build(settings, target, *window(day, day))
+    # The late correction in day 14's extract replaced the version of day 13's.
+    late_version = "SELECT extract_date FROM intermediate.int_device_days_scored " + (
+        "WHERE device_id = ? AND snapshot_date = ?"
+    )
+    assert query(settings.warehouse_path, late_version, list(late_device_day)) == [
+        (days(14, 14)[0],)
+    ]
     load(settings, days(19, 27))  # and a backfill of several days in one run
     dbt_build(settings, target, *window(days(19, 19)[0], days(27, 27)[0]))
 
@@ -171,7 +198,9 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
     # is a Monday, with a directory snapshot.
     redelivered = days(14, 14)[0]
     assert redelivered.weekday() == 0
-    removed = redeliver_with_rows_removed(settings.landing_dir, redelivered, leavers, lone_ticket)
+    removed = redeliver_with_rows_removed(
+        settings.landing_dir, redelivered, leavers, lone_ticket, late_device_day
+    )
     load(settings, [redelivered])
     dbt_build(settings, target, *window(redelivered, redelivered))
 
@@ -207,6 +236,10 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
                 f"SELECT 1 FROM {table} WHERE device_id = ? AND snapshot_date = ?",
                 [device_id, snapshot_date],
             ), table
+    # Day 14 delivered again without the late correction: day 13's version stands again.
+    assert query(staged, late_version, list(removed.device_day_falling_back)) == [
+        (days(13, 13)[0],)
+    ]
     [(employee_snapshot,)] = query(
         staged,
         "SELECT snapshot_date FROM staging.stg_directory__employees WHERE employee_key = ?",
