@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install manifest lint fmt test demo dev bench lock clean browser bi-client screenshots \
-	install-spark java test-spark
+	install-spark java test-spark spark-cluster
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
 # with it. A venv of its own, used by the BI test.
@@ -75,9 +75,17 @@ fmt: install
 test: install manifest lint browser bi-client
 	$(BIN)/python -m pytest
 
-# The dbt project on Spark in local mode, every mart compared with the DuckDB build (tests/spark).
+# The pipeline on Spark, in local mode and on a cluster it starts on 127.0.0.1 (a standalone
+# master, two workers, a Thrift server), every mart compared with the DuckDB build and the
+# incremental runs with a full refresh (tests/spark).
 test-spark: install-spark manifest java
 	$(BIN)/python -m pytest tests/spark
+
+# A Spark cluster on loopback to try the spark_thrift target on (Ctrl-C stops it); it prints
+# the XMO_* variables that point the pipeline at it. Its warehouse and metastore are its own
+# (local mode keeps another metastore over data/spark/warehouse).
+spark-cluster: install-spark java
+	$(BIN)/python -m benchmarks.spark_cluster data/spark-cluster
 
 # A few bad rows of every kind (ragged CSV rows, a Windows-1252 survey file among them), so the
 # demo shows what is quarantined and what loads.

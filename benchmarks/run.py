@@ -12,9 +12,11 @@ process tree:
 3. the floor: benchmarks/floor.sql, the two core marts by one DuckDB script from the landing files
    (the held-back day included, so that it computes what was published last);
 4. pandas: benchmarks/pandas_marts.py, the same two marts in plain pandas;
-5. for information, on the scales of --spark-scales (S by default): the full refresh again with
-   XMO_DBT_TARGET=spark (dbt on Spark in local mode) over the same landing files, its published
-   core marts checked equal to DuckDB's.
+5. for information, on the scales of --spark-scales (S by default), on each Spark target
+   (`spark`: local mode in the dbt process; `spark_thrift`: a standalone cluster on loopback, two
+   workers of one core, through its Thrift server): the full refresh of the scale's days and the
+   daily run of the held-back day over the same landing files, the published core marts checked
+   equal to DuckDB's.
 
 The floor's and pandas' marts are compared with the published ones (they must be equal, or the
 timings compare different work). Results merge into results.json and results.md.
@@ -30,7 +32,9 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -40,6 +44,7 @@ import duckdb
 from benchmarks.compare import compare_core_marts
 from benchmarks.measure import Measurement, run_measured
 from benchmarks.report import write_markdown
+from benchmarks.spark_cluster import spark_cluster
 
 log = logging.getLogger("benchmarks")
 
@@ -85,6 +90,7 @@ class Workspace:
     root: Path
     data_dir: Path | None = None  # default: root/data
     dbt_target: str = "duckdb"
+    extra_env: dict[str, str] = field(default_factory=dict)  # a Spark cluster's address
 
     @property
     def data(self) -> Path:
@@ -112,6 +118,7 @@ class Workspace:
             "XMO_DATA_DIR": str(self.data),
             "XMO_DBT_TARGET": self.dbt_target,
             "PATH": _path_with_venv(),
+            **self.extra_env,
         }
 
 
@@ -201,20 +208,56 @@ def _check_equal(what: str, scale: Scale, published: Path, computed: Path) -> li
     return [c.describe() for c in comparisons]
 
 
-def _bench_spark(scale: Scale, ws: Workspace, published: Path) -> dict:
-    """The full refresh on the spark target, in a data dir of its own over the same landing."""
-    data = ws.root / "spark_data"
+# The Spark targets of --spark-scales: local mode in the dbt process, and a standalone cluster on
+# loopback reached through its Thrift server (benchmarks/spark_cluster.py), sized to this
+# machine: two workers of one core each.
+SPARK_TARGETS = ("spark", "spark_thrift")
+CLUSTER = {"workers": 2, "worker_cores": 1, "worker_memory": "3g", "executor_memory": "2g"}
+
+
+def _bench_spark(scale: Scale, ws: Workspace, published: Path, target: str) -> dict:
+    """The full refresh of the scale's days and the daily run of the held-back day on a Spark
+    target, in a data dir of its own over the same landing; its published core marts must
+    equal DuckDB's. Keys are prefixed with the target."""
+    data = ws.root / f"{target}_data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir()
     for shared in ("landing", "reference"):
         (data / shared).symlink_to(ws.data / shared, target_is_directory=True)
-    spark_ws = Workspace(ws.root, data_dir=data, dbt_target="spark")
-    full = _measure("spark_full_refresh", scale, spark_ws, [str(BIN / "xmo"), "run", "--all"])
-    compared = _check_equal("Spark", scale, published, data / "reporting" / "parquet")
+    spark_ws = Workspace(ws.root, data_dir=data, dbt_target=target)
+    xmo = str(BIN / "xmo")
+    last_day = scale.next_day - timedelta(days=1)
+    scale_days = ["--from", START.isoformat(), "--to", last_day.isoformat()]
+    with ExitStack() as stack:
+        started = time.perf_counter()
+        if target == "spark_thrift":
+            shutil.rmtree(ws.root / "cluster", ignore_errors=True)  # an earlier run's metastore
+            cluster = stack.enter_context(
+                spark_cluster(
+                    ws.root / "cluster", warehouse_dir=data / "spark" / "warehouse", **CLUSTER
+                )
+            )
+            spark_ws.extra_env = {
+                "XMO_SPARK_HOST": cluster.host,
+                "XMO_SPARK_PORT": str(cluster.thrift_port),
+                "XMO_SPARK_WAREHOUSE_DIR": str(cluster.warehouse_dir),
+            }
+        startup_s = time.perf_counter() - started
+        full = _measure(f"{target}_full_refresh", scale, spark_ws, [xmo, "run", *scale_days])
+        daily = _measure(
+            f"{target}_incremental",
+            scale,
+            spark_ws,
+            [xmo, "run", "--partition", scale.next_day.isoformat()],
+        )
+    compared = _check_equal(target, scale, published, data / "reporting" / "parquet")
     return {
-        "spark_full_refresh_s": full.wall_s,
-        "spark_peak_rss_mb": full.peak_rss_mb,
-        "spark_marts_compared": compared,
+        f"{target}_full_refresh_s": full.wall_s,
+        f"{target}_incremental_s": daily.wall_s,
+        # The orchestrator's process tree; a cluster's JVMs are not in it.
+        f"{target}_peak_rss_mb": max(full.peak_rss_mb, daily.peak_rss_mb),
+        f"{target}_marts_compared": compared,
+        **({f"{target}_startup_s": round(startup_s, 1)} if target == "spark_thrift" else {}),
     }
 
 
@@ -252,7 +295,9 @@ def bench_scale(scale: Scale, work: Path, spark: bool = False) -> dict:
         [python, "-m", "benchmarks.pandas_marts", landing, reference, str(pandas_out)],
     )
     compared += _check_equal("pandas", scale, published, pandas_out)
-    spark_result = _bench_spark(scale, ws, published) if spark else {}
+    spark_result = {}
+    for target in SPARK_TARGETS if spark else ():
+        spark_result |= _bench_spark(scale, ws, published, target)
 
     return {
         "employees": scale.employees,
@@ -308,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         choices=list(SCALES),
         default=["S"],
-        help="scales whose full refresh also runs on the spark target (needs make install-spark)",
+        help="scales that also run on the Spark targets, local mode and a loopback cluster "
+        "(needs make install-spark and Java 17)",
     )
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json/.md go")
     parser.add_argument("--work", type=Path, default=HERE / "work", help="generated data, logs")

@@ -38,10 +38,10 @@ class XmoDataDir(dg.ConfigurableResource):
         return Settings.from_env({**os.environ, "XMO_DATA_DIR": self.data_dir})
 
     def refresh_spark_catalog(self) -> int | None:
-        """On the spark target, rewrite the DuckDB views over Spark's tables and the raw Parquet
+        """On a Spark target, rewrite the DuckDB views over Spark's tables and the raw Parquet
         that readers open instead of the warehouse (Settings.models_path); None elsewhere."""
         settings = self.settings_from_environment()
-        if settings.dbt_target != "spark":
+        if not settings.on_spark:
             return None
         return write_spark_catalog(
             settings.spark_catalog_path, settings.spark_warehouse_dir, settings.raw_parquet_dir

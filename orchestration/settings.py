@@ -67,8 +67,15 @@ def _nql_parameter(raw: str) -> str:
     return raw
 
 
-# The dbt targets of dbt_project/profiles.yml; the same models build on both.
-DBT_TARGETS = ("duckdb", "spark")
+# The dbt targets of dbt_project/profiles.yml; the same models build on each: DuckDB, Spark in
+# the dbt process (local mode), Spark on a cluster through its Thrift server.
+DBT_TARGETS = ("duckdb", "spark", "spark_thrift")
+
+
+def _absolute_path(raw: str) -> Path | None:
+    if raw and not Path(raw).is_absolute():
+        raise ValueError(raw)
+    return Path(raw) if raw else None
 
 
 def _dbt_target(raw: str) -> str:
@@ -120,6 +127,9 @@ class Settings:
     automation_on: bool = False
     # DuckDB's memory limit for the loads and dbt (it spills to disk beyond it).
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
+    # Spark's warehouse, when not the data dir's: a cluster's spark.sql.warehouse.dir, mounted
+    # here at the same path (docs/deploy.md).
+    spark_warehouse: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +186,9 @@ class Settings:
             automation_on=_parse(env, "XMO_AUTOMATION", "off", _switch, "on or off"),
             duckdb_memory_limit=_parse(
                 env, MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT, _memory_size, "a size such as 3GB"
+            ),
+            spark_warehouse=_parse(
+                env, "XMO_SPARK_WAREHOUSE_DIR", "", _absolute_path, "an absolute path"
             ),
         )
 
@@ -265,8 +278,8 @@ class Settings:
 
     @property
     def spark_warehouse_dir(self) -> Path:
-        """Spark's tables (Parquet) and, beside them, its local metastore."""
-        return self.data_dir / "spark" / "warehouse"
+        """Spark's tables (Parquet); in local mode its metastore lives beside them."""
+        return self.spark_warehouse or self.data_dir / "spark" / "warehouse"
 
     @property
     def spark_catalog_path(self) -> Path:
@@ -276,12 +289,17 @@ class Settings:
     @property
     def models_path(self) -> Path:
         """The database file the gates, table profiles and publication read dbt's tables from."""
-        return self.spark_catalog_path if self.dbt_target == "spark" else self.warehouse_path
+        return self.spark_catalog_path if self.on_spark else self.warehouse_path
+
+    @property
+    def on_spark(self) -> bool:
+        """dbt builds on Spark (either Spark target): its tables are Parquet in its warehouse."""
+        return self.dbt_target.startswith("spark")
 
     @property
     def writes_raw_parquet(self) -> bool:
         """Spark reads the raw tables from Parquet files; DuckDB reads its own warehouse."""
-        return self.dbt_target == "spark"
+        return self.on_spark
 
     def dbt_vars(self) -> dict[str, int]:
         """Thresholds every dbt build gets (dbt_project.yml holds the same defaults)."""

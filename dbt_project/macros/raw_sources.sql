@@ -16,10 +16,10 @@
 {% macro spark__register_raw_sources() -%}
     {%- if execute -%}
         {%- set root = env_var('XMO_RAW_PARQUET_DIR', '../data/warehouse/raw_parquet') -%}
-        {%- do run_query('create database if not exists raw') -%}
+        {%- do run_statement('create database if not exists raw') -%}
         {%- for source in graph.sources.values() if source.source_name == 'raw' -%}
-            {%- do run_query('drop table if exists raw.' ~ source.name) -%}
-            {%- do run_query(
+            {%- do run_statement('drop table if exists raw.' ~ source.name) -%}
+            {%- do run_statement(
                 'create table raw.' ~ source.name
                 ~ " using parquet location '" ~ root ~ '/' ~ source.name ~ "'"
             ) -%}

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from ingestion.loader import load_partitions
 from ingestion.sources import SOURCES
@@ -19,9 +20,19 @@ DBT = str(Path(sys.executable).parent / "dbt")
 
 
 def load(settings: Settings, dates: list[date]) -> None:
-    """Every source's extracts of `dates` into the raw tables."""
+    """Every source's extracts of `dates` into the raw tables (and their Parquet copy, which
+    Spark reads, on a Spark target)."""
+    parquet_dir = settings.raw_parquet_dir if settings.writes_raw_parquet else None
     for source in SOURCES.values():
-        list(load_partitions(settings.warehouse_path, settings.landing_dir, source, dates))
+        list(
+            load_partitions(
+                settings.warehouse_path,
+                settings.landing_dir,
+                source,
+                dates,
+                parquet_dir=parquet_dir,
+            )
+        )
 
 
 def dbt_build(settings: Settings, target: Path, *args: str) -> None:
@@ -45,6 +56,24 @@ def dbt_build(settings: Settings, target: Path, *args: str) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def schema_tables(path: Path, schema: str) -> dict[str, pd.DataFrame]:
+    """Every table (or view) of a schema, by name, rows in one order."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [schema],
+            ).fetchall()
+        ]
+        return {
+            t: con.execute(f"SELECT * FROM {schema}.{t} ORDER BY ALL").df() for t in sorted(names)
+        }
+    finally:
+        con.close()
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -1,10 +1,13 @@
-"""The same dbt project on Spark (local mode, in the dbt process) gives the marts DuckDB gives.
+"""The same dbt project on Spark gives the marts DuckDB gives, on both Spark targets: `spark`
+(local mode, in the dbt process) and `spark_thrift` (the session's cluster on loopback, through
+its Thrift server: tests/spark/conftest.py).
 
-One small synthetic organisation goes through the whole Dagster job with XMO_DBT_TARGET=spark:
-the loads write raw Parquet beside the warehouse, dbt builds on Spark over it, the gates read
-Spark's tables and the marts are published. Then `dbt build` runs on the duckdb target over the
-same raw tables. Every published mart must have the columns and rows of the DuckDB build,
-numbers equal within floating-point tolerance.
+One small synthetic organisation goes through the whole Dagster job on the Spark target (the
+incremental runs are test_spark_incremental's, on the cluster): the loads write raw Parquet
+beside the warehouse, dbt builds on Spark over it, the gates read Spark's tables and the marts
+are published. Then `dbt build` runs on the duckdb target over the same raw tables. Every
+published mart must have the columns and rows of the DuckDB build, numbers equal within
+floating-point tolerance.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -30,6 +33,7 @@ from orchestration.settings import (
     stage_reference_seeds,
 )
 from quality.specs import MARTS
+from tests.spark.cluster import SMALL_DATA, empty_warehouse, thrift_environment
 
 pytestmark = pytest.mark.spark
 
@@ -84,23 +88,30 @@ def published_mart(settings: Settings, mart: str) -> pd.DataFrame:
         ).df()
 
 
-@pytest.fixture(scope="module")
-def both_builds(tmp_path_factory) -> Settings:
-    root = tmp_path_factory.mktemp("spark")
-    environment = {"XMO_DATA_DIR": str(root / "data"), "XMO_DBT_TARGET": "spark"}
+def target_environment(request: pytest.FixtureRequest, target: str) -> dict[str, str]:
+    if target == "spark":
+        return {"XMO_DBT_TARGET": "spark", **SMALL_DATA}
+    cluster = request.getfixturevalue("running").cluster
+    empty_warehouse(cluster)
+    return thrift_environment(cluster)
+
+
+@pytest.fixture(scope="module", params=["spark", "spark_thrift"])
+def both_builds(request, tmp_path_factory) -> Settings:
+    root = tmp_path_factory.mktemp(request.param)
+    environment = {"XMO_DATA_DIR": str(root / "data"), **target_environment(request, request.param)}
     settings = Settings.from_env(environment)
     generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, CONFIG)
+    dates = [CONFIG.start + timedelta(days=i) for i in range(CONFIG.days)]
     saved = dict(os.environ)
     os.environ.update(environment)  # the assets read the target from the environment
     try:
-        result = execute_pipeline(
-            settings, [date.fromordinal(CONFIG.start.toordinal() + i) for i in range(CONFIG.days)]
-        )
+        result = execute_pipeline(settings, dates)
+        summary = summarize(result)
+        assert result.success and summary.published, summary
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    summary = summarize(result)
-    assert result.success and summary.published, summary
     stage_reference_seeds(settings)
     dbt_build(settings, "duckdb", root / "target_duckdb")
     yield settings

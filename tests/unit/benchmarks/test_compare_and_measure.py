@@ -137,12 +137,21 @@ def test_the_report_shows_the_spark_run_only_for_the_scales_that_had_one(tmp_pat
             **extra,
         }
 
-    write_markdown(
-        {"S": result(spark_full_refresh_s=301.5, spark_peak_rss_mb=1900), "M": result()},
-        tmp_path,
-    )
+    on_spark = {
+        "spark_full_refresh_s": 301.5,
+        "spark_incremental_s": 95.25,
+        "spark_peak_rss_mb": 1900,
+        "spark_thrift_full_refresh_s": 250.0,
+        "spark_thrift_incremental_s": 60.0,
+        "spark_thrift_peak_rss_mb": 700,
+        "spark_thrift_startup_s": 31.4,
+    }
+    write_markdown({"S": result(**on_spark), "M": result()}, tmp_path)
 
     report = (tmp_path / "results.md").read_text()
-    spark_section = report.split("on Spark (local mode)")[1]
-    assert "| S | 127.0 | 301.5 | 1,900 |" in spark_section
-    assert "| M |" not in spark_section.split("## Machine")[0]
+    spark_section = report.split("## The same runs on Spark")[1].split("## Machine")[0]
+    assert "| S | duckdb | 127.0 | 71.0 | 775 |" in spark_section
+    assert "| S | spark | 301.5 | 95.2 | 1,900 |" in spark_section
+    assert "| S | spark_thrift | 250.0 | 60.0 | 700 |" in spark_section
+    assert "The cluster started in 31.4 s." in spark_section
+    assert "| M |" not in spark_section

@@ -103,3 +103,17 @@ def test_the_session_packs_and_dashboards_are_declared_as_exposures():
         "xmo_monthly_session_pack",
         "bi_experience_dashboards",
     }
+
+
+def test_every_incremental_model_replaces_its_extracts_by_a_date_partition_of_its_own():
+    # One strategy on every engine (macros/incremental.sql); on Spark it replaces whole
+    # partitions of the `partition_by` date (tests/spark builds them) and finds the rows of
+    # the window's extracts by the meta's extract date columns.
+    incremental = [n for n in models() if n["config"]["materialized"] == "incremental"]
+    assert len(incremental) == 6
+    for node in incremental:
+        assert node["config"]["incremental_strategy"] == "replace_extracts", node["name"]
+        assert node["config"]["unique_key"], node["name"]
+        assert node["config"]["meta"].get("extract_date_columns"), node["name"]
+        partitioned = re.search(r"partition_by=replaced_partitions\('\w+'\)", node["raw_code"])
+        assert partitioned, node["name"]

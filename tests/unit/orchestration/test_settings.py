@@ -89,6 +89,8 @@ def test_automation_and_thresholds_come_from_the_environment():
         ("XMO_MIN_RESPONSES", "0"),
         ("XMO_AUTOMATION", "maybe"),
         ("XMO_DUCKDB_MEMORY_LIMIT", "lots"),
+        ("XMO_DBT_TARGET", "spark_http"),
+        ("XMO_SPARK_WAREHOUSE_DIR", "relative/warehouse"),
     ],
 )
 def test_a_bad_setting_is_named_in_a_clear_error(name, value):
@@ -153,3 +155,28 @@ def test_nexthink_settings_have_documented_defaults_and_never_hold_the_credentia
     assert custom.nexthink_day_parameter == "day"
     with pytest.raises(SettingsError, match="XMO_NEXTHINK_DAY_PARAMETER='\\$day'"):
         Settings.from_env({"XMO_NEXTHINK_DAY_PARAMETER": "$day"})
+
+
+@pytest.mark.parametrize("target", ["spark", "spark_thrift"])
+def test_both_spark_targets_read_spark_tables_through_the_catalog(tmp_path, target):
+    settings = Settings.from_env({"XMO_DATA_DIR": str(tmp_path), "XMO_DBT_TARGET": target})
+    assert settings.on_spark and settings.writes_raw_parquet
+    assert settings.models_path == tmp_path / "spark" / "catalog.duckdb"
+    assert settings.spark_warehouse_dir == tmp_path / "spark" / "warehouse"
+    duckdb_settings = Settings.from_env({"XMO_DATA_DIR": str(tmp_path)})
+    assert not duckdb_settings.writes_raw_parquet
+    assert duckdb_settings.models_path == duckdb_settings.warehouse_path
+
+
+def test_a_clusters_warehouse_dir_reaches_dbt_and_the_catalog(tmp_path):
+    cluster_warehouse = tmp_path / "mnt" / "warehouse"
+    settings = Settings.from_env(
+        {
+            "XMO_DATA_DIR": str(tmp_path / "data"),
+            "XMO_DBT_TARGET": "spark_thrift",
+            "XMO_SPARK_WAREHOUSE_DIR": str(cluster_warehouse),
+        }
+    )
+    assert settings.spark_warehouse_dir == cluster_warehouse
+    assert settings.dbt_environment()["XMO_SPARK_WAREHOUSE_DIR"] == str(cluster_warehouse)
+    assert settings.dbt_environment()["XMO_DBT_TARGET"] == "spark_thrift"

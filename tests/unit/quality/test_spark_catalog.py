@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 
@@ -55,3 +55,23 @@ def test_a_view_reads_the_files_a_rebuild_wrote(tmp_path):
 
     with duckdb.connect(str(catalog), read_only=True) as con:
         assert con.execute("SELECT n FROM marts.xla_scorecard").fetchall() == [(2,)]
+
+
+def test_a_partitioned_table_is_one_view_with_its_partition_column(tmp_path):
+    spark, catalog = tmp_path / "spark", tmp_path / "catalog.duckdb"
+    table = spark / "staging.db" / "stg_itsm__tickets"
+    write_parquet(table / "extract_date=2026-06-01", "SELECT 'INC1' AS ticket_number")
+    write_parquet(table / "extract_date=2026-06-02", "SELECT 'INC2' AS ticket_number")
+    # An incremental run's scratch table, left by a run that failed, is no model.
+    write_parquet(spark / "staging.db" / "stg_itsm__tickets__dbt_rows", "SELECT 1 AS n")
+
+    assert write_spark_catalog(catalog, spark, tmp_path / "raw") == 1
+
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        rows = con.execute("SELECT * FROM staging.stg_itsm__tickets ORDER BY 1").fetchall()
+        types = con.execute("DESCRIBE staging.stg_itsm__tickets").fetchall()
+    assert rows == [("INC1", date(2026, 6, 1)), ("INC2", date(2026, 6, 2))]
+    assert [(name, kind) for name, kind, *_ in types] == [
+        ("ticket_number", "VARCHAR"),
+        ("extract_date", "DATE"),
+    ]

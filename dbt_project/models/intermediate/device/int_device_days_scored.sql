@@ -2,9 +2,9 @@
     config(
         materialized='incremental',
         unique_key=['device_id', 'snapshot_date'],
-        incremental_strategy=incremental_strategy(),
+        incremental_strategy='replace_extracts',
+        partition_by=replaced_partitions('extract_date'),
         meta={'extract_date_columns': 'extract_date'},
-        full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
 }}

@@ -4,9 +4,9 @@
     config(
         materialized='incremental',
         unique_key='week_start',
-        incremental_strategy=incremental_strategy(),
+        incremental_strategy='replace_extracts',
+        partition_by=replaced_partitions('week_start'),
         meta={'extract_date_columns': ['first_extract_date', 'extract_date']},
-        full_refresh=rebuilds_in_full(),
         on_schema_change='append_new_columns',
     )
 }}

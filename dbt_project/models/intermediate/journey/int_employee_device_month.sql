@@ -2,9 +2,9 @@
     config(
         materialized='incremental',
         unique_key='month_start',
-        incremental_strategy=incremental_strategy(),
+        incremental_strategy='replace_extracts',
+        partition_by=replaced_partitions('month_start'),
         meta={'extract_date_columns': ['first_extract_date', 'extract_date']},
-        full_refresh=rebuilds_in_full(),
         on_schema_change='sync_all_columns',
     )
 }}

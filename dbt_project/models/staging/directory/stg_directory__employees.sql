@@ -5,9 +5,9 @@
     config(
         materialized='incremental',
         unique_key='employee_key',
-        incremental_strategy=incremental_strategy(),
+        incremental_strategy='replace_extracts',
+        partition_by=replaced_partitions('snapshot_date'),
         meta={'extract_date_columns': 'snapshot_date'},
-        full_refresh=rebuilds_in_full(),
         on_schema_change='fail',
     )
 }}
