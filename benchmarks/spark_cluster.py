@@ -431,6 +431,8 @@ def _thrift_answers(host: str, port: int) -> bool | None:
         return None
     from pyhive import hive
 
+    # PyHive logs every statement at INFO: the readiness probe is not the caller's news.
+    logging.getLogger("pyhive").setLevel(logging.WARNING)
     try:
         with hive.connect(host, port=port, username=getpass.getuser()) as connection:
             cursor = connection.cursor()
