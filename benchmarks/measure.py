@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,9 @@ class Measurement:
     returncode: int
 
 
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Every process's pid and the fields of its /proc/<pid>/stat after the command name
+    (state, ppid, pgrp, session, ...)."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -29,8 +31,13 @@ def _children() -> dict[int, list[int]]:
         except OSError:  # the process ended while we looked
             continue
         # The command name (field 2) may hold spaces and parentheses: split after its ')'.
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid, fields in process_stats():
+        children.setdefault(int(fields[1]), []).append(pid)
     return children
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchmarks.measure import process_stats
+
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
@@ -492,19 +494,11 @@ def _wait_session_gone(component: _Component, deadline: float) -> bool:
 
 def _session_members(session_id: int) -> list[int]:
     """Live (not zombie) processes of a session, from /proc."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:  # the process ended while we looked
-            continue
-        # The command name (field 2) may hold spaces and parentheses: split after its ')'.
-        state, _ppid, _pgrp, session = stat[stat.rindex(")") + 2 :].split()[:4]
-        if int(session) == session_id and state not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
+    return [
+        pid
+        for pid, (state, _ppid, _pgrp, session, *_) in process_stats()
+        if int(session) == session_id and state not in ("Z", "X")
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
