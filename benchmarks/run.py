@@ -25,6 +25,7 @@ timings compare different work). Results merge into results.json and results.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -126,6 +127,14 @@ def _path_with_venv() -> str:
     return f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def _generator_digest() -> str:
+    """A digest of the generator's code: data cached by an earlier generator is made again."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE.parent / "ingestion" / "synthetic").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _generate(scale: Scale, ws: Workspace) -> None:
     """Landing data for the scale plus one day, generated once; the extra day held back."""
     marker = ws.root / "generated.json"
@@ -134,6 +143,7 @@ def _generate(scale: Scale, ws: Workspace) -> None:
         "days": scale.days + 1,
         "start": str(START),
         "seed": SEED,
+        "generator": _generator_digest(),
     }
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return

@@ -19,6 +19,7 @@ import duckdb
 
 from ingestion.loader import extract_dates
 from ingestion.synthetic.generator import GeneratorConfig, generate
+from ingestion.synthetic.realism import format_report, measure_landing
 from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings, SettingsError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="FRACTION",
         help="corrupt this fraction of rows with every kind of contract violation",
+    )
+    gen.add_argument(
+        "--report",
+        action="store_true",
+        help="then measure the landing files against DOMAIN §5's figures and print each range",
     )
 
     run = sub.add_parser("run", help="materialize partitions and everything downstream")
@@ -124,6 +130,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  saved as Windows-1252: {saved} (read through {mapping})")
     print(f"Landing files: {settings.landing_dir} ({summary.files} files)")
     print(f"Reference data: {settings.reference_dir}")
+    if args.report:
+        print("Measuring realism (loading the landing files into a scratch warehouse) …")
+        report = measure_landing(
+            settings.landing_dir, settings.reference_dir, settings.mappings_dir
+        )
+        print(format_report(report))
     return EXIT_OK
 
 

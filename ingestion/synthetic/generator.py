@@ -25,15 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.synthetic import calibration as cal
 from ingestion.synthetic import organisation as org
 from ingestion.synthetic.bad_rows import corrupt_landing, save_one_survey_as_windows_1252
+from ingestion.synthetic.business_hours import add_business_seconds
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
-# DOMAIN §5: incidents 0.3-0.8 and requests 0.3-0.7 per employee per month.
-TICKETS_PER_EMPLOYEE_PER_DAY = 1.0 / 30.0
-WEEKEND_FACTOR = 0.3
 BASELINE_WEEKS = 12
 PROACTIVE_MONTHLY_SHARE = 0.04
 
@@ -45,7 +44,7 @@ class GeneratorConfig:
     start: date | None = None
     seed: int = 7
     bad_rows: float = 0.0
-    response_rate: float = 0.22
+    response_rate: float = cal.RESPONSE_RATE
 
     def timeline(self) -> tuple[date, date]:
         """(first day, last day); by default the last day is yesterday (UTC)."""
@@ -167,7 +166,7 @@ def _employees(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "device_id": [f"D{i:06d}" for i in range(1, n + 1)],
             # Per-device disk and battery state drift slowly from these starting points.
             "disk_free_start": rng.uniform(8, 70, n),
-            "battery_start": rng.uniform(55, 100, n),
+            "battery_start": rng.uniform(*cal.BATTERY_START_RANGE, n),
         }
     )
 
@@ -196,7 +195,7 @@ def _write_reference(reference_dir: Path, template_dir: Path, first_day: date) -
     ).to_csv(reference_dir / "business_service_mapping.csv", index=False)
 
 
-def _storm_mask(days: list[date]) -> np.ndarray:
+def storm_days(days: list[date]) -> np.ndarray:
     """The storm's days: the last STORM_DAYS days up to the last Sunday of the timeline.
 
     It ends with the newest complete week, the week a run's session pack and experience-drop
@@ -252,15 +251,15 @@ def _tickets(
     weekday = np.array([d.weekday() for d in days])
     doy = np.array([d.timetuple().tm_yday for d in days])
     seasonal = 1.0 + 0.12 * np.cos(2 * np.pi * (doy - 20) / 365.0)  # busier in winter
-    day_factor = np.where(weekday >= 5, WEEKEND_FACTOR, 1.0) * seasonal
+    day_factor = np.where(weekday >= 5, cal.WEEKEND_FACTOR, 1.0) * seasonal
     weights = np.array([s.weight for s in org.SERVICES])
     weights = weights / weights.sum()
-    expected = config.employees * TICKETS_PER_EMPLOYEE_PER_DAY * day_factor
+    expected = config.employees * cal.TICKETS_PER_EMPLOYEE_PER_DAY * day_factor
     counts = rng.poisson(expected)
     day_idx = np.repeat(np.arange(n_days), counts)
     service_idx = rng.choice(len(org.SERVICES), day_idx.size, p=weights)
     # The storm: extra incidents on one service for three weeks.
-    storm = _storm_mask(days)
+    storm = storm_days(days)
     storm_service = [s.service_id for s in org.SERVICES].index(org.STORM_SERVICE)
     extra = rng.poisson(expected * weights[storm_service] * (org.STORM_VOLUME_FACTOR - 1) * storm)
     day_idx = np.concatenate([day_idx, np.repeat(np.arange(n_days), extra)])
@@ -275,17 +274,20 @@ def _tickets(
     median_h = np.array([p[2] for p in org.PRIORITIES])[priority_idx]
     sla_h = np.array([p[3] for p in org.PRIORITIES])[priority_idx]
     sla_boost = np.array([s.sla_boost for s in org.SERVICES])[service_idx]
+    # Business hours to resolve, on the desk's clock (business_hours), log-normal.
     resolution_h = (
-        median_h * sla_boost * np.exp(rng.normal(0, 0.85, n)) * np.where(in_storm, 1.8, 1)
+        median_h
+        * sla_boost
+        * np.exp(rng.normal(0, cal.RESOLUTION_SIGMA, n))
+        * np.where(in_storm, org.STORM_RESOLUTION_FACTOR, 1)
     )
     resolution_h = np.maximum(resolution_h, 0.1)
-    # Business hours: arrivals peak late morning UTC.
-    hour = np.clip(rng.normal(11.0, 2.8, n), 0, 23.99)
+    hour = np.clip(rng.normal(cal.ARRIVAL_HOUR_MEAN, cal.ARRIVAL_HOUR_SD, n), 0, 23.99)
     opened_s = day_idx * SECONDS_PER_DAY + (hour * 3600).astype(np.int64)
-    resolved_s = opened_s + (resolution_h * 3600).astype(np.int64)
-    canceled = (~is_request) & (rng.random(n) < 0.03)
-    reassignment = rng.geometric(0.48, n) - 1 + in_storm.astype(int)
-    reopened = rng.random(n) < 0.02
+    resolved_s = _after_business_hours(opened_s, resolution_h, days[0])
+    canceled = (~is_request) & (rng.random(n) < cal.CANCELED_INCIDENT_SHARE)
+    reassignment = rng.geometric(cal.REASSIGNMENT_GEOMETRIC_P, n) - 1 + in_storm.astype(int)
+    reopened = rng.random(n) < cal.REOPEN_SHARE
     ct_share = np.array([c[1] for c in org.CONTACT_TYPES])
     contact_idx = rng.choice(len(org.CONTACT_TYPES), n, p=ct_share / ct_share.sum())
     service = np.array([s.service_id for s in org.SERVICES])[service_idx]
@@ -301,7 +303,8 @@ def _tickets(
     )
     unmapped = rng.random(n) < org.UNMAPPED_SHARE
     business_service[unmapped] = org.UNMAPPED_BUSINESS_SERVICE
-    close_delay_s = rng.integers(3, 8, n) * SECONDS_PER_DAY
+    low, high = cal.AUTO_CLOSE_DAYS
+    close_delay_s = rng.integers(low, high + 1, n) * SECONDS_PER_DAY
     category = np.where(
         is_request, "request", np.array([s.incident_category for s in org.SERVICES])[service_idx]
     )
@@ -345,6 +348,14 @@ def _tickets(
     frame["caller_id"] = employees["employee_id"].to_numpy()[frame["caller_idx"]]
     frame["location"] = employees["location"].to_numpy()[frame["caller_idx"]]
     return frame
+
+
+def _after_business_hours(opened_s: np.ndarray, hours: np.ndarray, first_day: date) -> np.ndarray:
+    """Seconds from the timeline's start at which `hours` of business time have passed."""
+    epoch = np.datetime64(first_day, "s")
+    opened = epoch + opened_s.astype("timedelta64[s]")
+    resolved = add_business_seconds(opened, np.round(hours * 3600))
+    return (resolved - epoch).astype(np.int64)
 
 
 def _ticket_versions(t: pd.DataFrame) -> list[tuple[int, dict]]:
@@ -487,15 +498,14 @@ def _unhappy_probability(
     t: pd.DataFrame, days: list[date], chat_progress: np.ndarray
 ) -> np.ndarray:
     penalty = np.array([s.happiness_penalty for s in org.SERVICES])
-    # Base chance of a 0-6 answer; with the effects below incidents land near +65 and requests
-    # near +72, the ranges DOMAIN §5 gives.
-    p = 0.03 + penalty[_service_positions(t["service_id"])]
-    p += 0.05 * t["reassignment_count"].to_numpy()
-    p += 0.10 * (~t["made_sla"].to_numpy())
-    p += 0.25 * (t["reopen_count"].to_numpy() > 0)
+    # The chance of a 0-6 answer (calibration: incidents near +72, requests near +80).
+    p = cal.UNHAPPY_BASE + penalty[_service_positions(t["service_id"])]
+    p += cal.UNHAPPY_PER_REASSIGNMENT * t["reassignment_count"].to_numpy()
+    p += cal.UNHAPPY_MISSED_SLA * (~t["made_sla"].to_numpy())
+    p += cal.UNHAPPY_REOPENED * (t["reopen_count"].to_numpy() > 0)
     p += org.STORM_UNHAPPY * t["in_storm"].to_numpy()
-    p -= 0.03 * t["is_request"].to_numpy()
-    p += np.where(t["contact_type"].to_numpy() == "phone", 0.02, 0.0)
+    p -= cal.UNHAPPY_REQUEST_BONUS * t["is_request"].to_numpy()
+    p += np.where(t["contact_type"].to_numpy() == "phone", cal.UNHAPPY_PHONE, 0.0)
     p += np.where(
         t["contact_type"].to_numpy() == "chat", org.CHAT_START_PENALTY * (1 - chat_progress), 0
     )
@@ -506,9 +516,10 @@ def _happiness(rng: np.random.Generator, p_unhappy: np.ndarray) -> np.ndarray:
     n = p_unhappy.size
     unhappy = rng.random(n) < p_unhappy
     negative = rng.choice(np.arange(0, 7), n, p=[0.12, 0.06, 0.1, 0.14, 0.16, 0.2, 0.22])
-    # Among the rest, 85 % promoters: a service with p_unhappy 0.08 scores about +70.
     positive = np.where(
-        rng.random(n) < 0.85, rng.choice([9, 10], n, p=[0.4, 0.6]), rng.choice([7, 8], n)
+        rng.random(n) < cal.PROMOTER_SHARE,
+        rng.choice([9, 10], n, p=[0.4, 0.6]),
+        rng.choice([7, 8], n),
     )
     return np.where(unhappy, negative, positive)
 
@@ -519,7 +530,7 @@ def _ticket_responses(
     horizon = len(days) * SECONDS_PER_DAY
     done = t[~t["canceled"]].reset_index(drop=True)
     # Response rate varies by service within 15-30 % around the configured mean.
-    rate = config.response_rate * rng.uniform(0.75, 1.3, len(org.SERVICES))
+    rate = config.response_rate * rng.uniform(*cal.RESPONSE_RATE_SPREAD, len(org.SERVICES))
     answered = rng.random(len(done)) < rate[_service_positions(done["service_id"])]
     done = done[answered].reset_index(drop=True)
     responded_s = done["resolved_s"].to_numpy() + rng.exponential(8 * 3600, len(done)).astype(
@@ -566,16 +577,24 @@ def _lost_time(
     is_request: np.ndarray,
     device_factor: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Heavy-tailed minutes (about 13 % of tickets carry most of it); NaN when not answered.
+    """Minutes lost, from a mixture of a light and a heavy log-normal; NaN when not answered.
 
+    The heavy answers are the ~13 % of tickets that carry ~80 % of the lost time (calibration).
     `device_factor` multiplies what each respondent reports (poor devices, see organisation).
     """
     n = happiness.size
-    median = np.where(happiness <= 6, 150.0, 25.0) * np.where(is_request, 0.8, 1.0)
-    minutes = median * np.exp(rng.normal(0, 1.25, n)) + 60.0 * reassignments * rng.random(n)
-    minutes = minutes * device_factor
+    p_heavy = (
+        cal.HEAVY_BASE
+        + cal.HEAVY_PER_REASSIGNMENT * reassignments
+        + cal.HEAVY_IF_UNHAPPY * (happiness <= 6)
+    )
+    heavy = rng.random(n) < np.clip(p_heavy, 0, 1)
+    median = np.where(heavy, cal.LOST_TIME_HEAVY_MEDIAN, cal.LOST_TIME_LIGHT_MEDIAN)
+    sigma = np.where(heavy, cal.LOST_TIME_HEAVY_SIGMA, cal.LOST_TIME_LIGHT_SIGMA)
+    median = median * np.where(is_request, cal.LOST_TIME_REQUEST_FACTOR, 1.0)
+    minutes = median * np.exp(sigma * rng.normal(0, 1, n)) * device_factor
     minutes = np.round(minutes).astype(float)
-    minutes[rng.random(n) > 0.8] = np.nan  # about 80 % answer the lost-time question
+    minutes[rng.random(n) >= cal.LOST_TIME_ANSWER_SHARE] = np.nan
     return minutes
 
 
@@ -663,7 +682,7 @@ def _write_devices(
     device_type = np.array([m[1] for m in org.DEVICE_MODELS])[model_idx]
     boot_median = np.array([m[3] for m in org.DEVICE_MODELS])[model_idx]
     slow_disk = model_idx == _SLOW_DISK
-    logon_median = 28.0 * np.where(slow_disk, org.SLOW_DISK_LOGON_FACTOR, 1.0)
+    logon_median = cal.LOGON_MEDIAN_S * np.where(slow_disk, org.SLOW_DISK_LOGON_FACTOR, 1.0)
     memory_scale = 5.0 * np.where(slow_disk, org.SLOW_DISK_MEMORY_FACTOR, 1.0)
     crash_rate = np.array([m[4] for m in org.DEVICE_MODELS])[model_idx]
     is_laptop = device_type == "laptop"
@@ -684,11 +703,14 @@ def _write_devices(
                     bad_client, org.BAD_CLIENT_VERSION, "Windows 11 23H2 (build 22631.4751)"
                 ),
                 "boot_duration_s": np.round(boot_median * np.exp(rng.normal(0, 0.35, n)), 1),
-                # About 30 % of sign-ins take over 40 s (DOMAIN §3).
-                "logon_duration_s": np.round(logon_median * np.exp(rng.normal(0, 0.55, n)), 1),
+                "logon_duration_s": np.round(
+                    logon_median * np.exp(rng.normal(0, cal.LOGON_SIGMA, n)), 1
+                ),
                 "app_crashes": rng.poisson(crash_rate * crash_factor),
                 "app_freezes": rng.poisson(crash_rate * org.FREEZES_PER_CRASH * crash_factor),
-                "system_crashes": rng.poisson(np.full(n, 1.5 / 365) * crash_factor),
+                "system_crashes": rng.poisson(
+                    np.full(n, cal.SYSTEM_CRASHES_PER_DEVICE_YEAR / 365) * crash_factor
+                ),
                 "cpu_saturation_pct": np.round(np.clip(rng.gamma(2.0, 4.0, n), 0, 100), 1),
                 "memory_saturation_pct": np.round(
                     np.clip(rng.gamma(2.0, memory_scale, n), 0, 100), 1
@@ -705,7 +727,13 @@ def _write_devices(
                     np.where(
                         is_laptop,
                         np.round(
-                            np.clip(employees["battery_start"].to_numpy() - 8 * age, 0, 100), 1
+                            np.clip(
+                                employees["battery_start"].to_numpy()
+                                - cal.BATTERY_WEAR_PER_YEAR * age,
+                                0,
+                                100,
+                            ),
+                            1,
                         ),
                         np.nan,
                     ),

@@ -1,10 +1,13 @@
 """Signal or noise over the demo's organisation: the storm is found, stable services stay quiet.
 
-The synthetic organisation of `make demo` (5,000 employees, 180 days, seed 7, 22 % response
+The synthetic organisation of `make demo` (5,000 employees, 180 days, seed 7, 20 % response
 rate) on fixed dates, loaded and built by a real `dbt build` (every model, unit test and data
 test). Its incident storm hits Network and VPN in the last three complete weeks; nothing else
-changes on purpose, so every other service's significant change is a false alarm. The intervals,
-tests and q-values of the marts are recomputed here from the answers, independently of the SQL.
+changes on purpose, so every other significant change is a false alarm: of the other services,
+and of Network and VPN before its storm. False alarms are counted over the demo's organisation
+and two more of its size (tests/integration/conftest.py), since one draw says little about a
+rate. The intervals, tests and q-values of the marts are recomputed here from the answers,
+independently of the SQL.
 """
 
 from __future__ import annotations
@@ -25,8 +28,13 @@ pytestmark = pytest.mark.integration
 
 Z_95 = 1.96
 MIN_RESPONSES = 5
-MIN_LOST_TIME_ANSWERS = 30  # dbt var min_lost_time_answers_to_test
+MIN_LOST_TIME_ANSWERS = 50  # dbt var min_lost_time_answers_to_test
 MAX_FALSE_ALARM_RATE = 0.05
+# Benjamini-Hochberg at q 0.05 lets a week's family of tests (every service, both indicators)
+# hold a false discovery about one week in twenty when nothing changed; a half year holds some
+# forty such families (two reference kinds a week), so about one false "worse" per organisation
+# is within what it promises.
+MAX_FALSE_ALERTS_PER_ORGANISATION = 1
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +81,28 @@ def storm_week(settings: Settings) -> date:
         return last_complete_week(marts.data_through()).start
 
 
+def storm_weeks(settings: Settings) -> list[date]:
+    """The storm's three weeks: the last three complete weeks of the data."""
+    week = storm_week(settings)
+    return [week - timedelta(weeks=2), week - timedelta(weeks=1), week]
+
+
+def stable_weeks(settings: Settings, changes: pd.DataFrame) -> pd.DataFrame:
+    """Whether each stable service-week holds a significant change, and in which direction:
+    every week of the services without a storm, and the storm service's weeks before it."""
+    week = changes.week_start.dt.date
+    stable = changes[(changes.service_id != org.STORM_SERVICE) | (week < storm_weeks(settings)[0])]
+    stable = stable.assign(worse=stable.is_significant & (stable.direction == "worse"))
+    return stable.groupby(["service_id", "week_start"]).agg(
+        flagged=("is_significant", "any"), worse=("worse", "any")
+    )
+
+
 def test_the_storm_is_a_significant_drop_of_the_newest_week_and_alerted_once(
     warehouse, changes, tmp_path
 ):
-    week = storm_week(warehouse)
-    storm_weeks = [week - timedelta(weeks=2), week - timedelta(weeks=1), week]
+    weeks = storm_weeks(warehouse)
+    week = weeks[-1]
     drops = changes[
         (changes.service_id == org.STORM_SERVICE)
         & changes.is_significant
@@ -87,9 +112,11 @@ def test_the_storm_is_a_significant_drop_of_the_newest_week_and_alerted_once(
     found = set(zip(drops.week_start.dt.date, drops.reference_kind, strict=True))
     # Every storm week is a significant drop against the baseline; against the previous four
     # weeks only its first is (later ones are compared with storm weeks too).
-    assert {(w, "baseline") for w in storm_weeks} | {(storm_weeks[0], "previous_4_weeks")} <= found
-    # ... and nothing before it: the week after may still hear from storm tickets fixed late.
-    assert all(storm_weeks[0] <= w <= week + timedelta(weeks=1) for w, _ in found), found
+    assert {(w, "baseline") for w in weeks} | {(weeks[0], "previous_4_weeks")} <= found
+    # ... and nothing from then on outside it: the week after may still hear from storm tickets
+    # fixed late. (Its weeks before the storm are stable weeks, judged with the false alarms.)
+    after = {(w, kind) for w, kind in found if w >= weeks[0]}
+    assert all(w <= week + timedelta(weeks=1) for w, _ in after), found
 
     targets = AlertTargets(
         log_path=tmp_path / "experience.log",
@@ -107,19 +134,28 @@ def test_the_storm_is_a_significant_drop_of_the_newest_week_and_alerted_once(
 
 
 def test_stable_services_are_flagged_in_at_most_five_percent_of_their_weeks(
-    changes, record_property
+    warehouse, changes, other_warehouses, record_property
 ):
-    """Measured when written: 3 of 72 stable service-weeks (4.2 %), all of them "better"."""
-    stable = changes[changes.service_id != org.STORM_SERVICE]
-    weeks = stable.groupby(["service_id", "week_start"]).is_significant.any()
-    rate = weeks.mean()
-    flagged = weeks[weeks].index.tolist()
+    """Measured when written (three organisations): see docs/metrics.md, "False alarms"."""
+    organisations = [(warehouse, changes)] + [
+        (other, frame(other, "SELECT * FROM marts.experience_changes"))
+        for other in other_warehouses
+    ]
+    judged = [stable_weeks(settings, found) for settings, found in organisations]
+    weeks = pd.concat(judged)
+    rate = weeks.flagged.mean()
+    flagged = [w[w.flagged].index.tolist() for w in judged]
+    worse = [w[w.worse].index.tolist() for w in judged]
     # In the JUnit report (`pytest --junitxml`) as this test's property.
-    record_property("false_alarm_rate", f"{weeks.sum()} of {len(weeks)} = {rate:.1%}")
-    assert len(weeks) >= 60  # the demo period gives the stable services enough weeks to judge
+    record_property(
+        "false_alarm_rate",
+        f"{weeks.flagged.sum()} of {len(weeks)} = {rate:.1%}; per organisation "
+        + ", ".join(f"{w.flagged.sum()} of {len(w)} ({w.worse.sum()} worse)" for w in judged),
+    )
+    assert all(len(w) >= 60 for w in judged)  # a half year gives enough weeks to judge
     assert rate <= MAX_FALSE_ALARM_RATE, f"{rate:.1%} of {len(weeks)} weeks: {flagged}"
-    # ... and no stable service-week raises an alert (a significant worsening).
-    assert not (stable.is_significant & (stable.direction == "worse")).any()
+    # ... and a false alert (a significant worsening) stays within what BH promises.
+    assert sum(map(len, worse)) <= MAX_FALSE_ALERTS_PER_ORGANISATION * len(judged), worse
 
 
 def test_every_weekly_interval_is_recomputed_from_the_answers(warehouse, answers):
@@ -181,6 +217,9 @@ def test_every_change_is_recomputed_from_the_answers_of_its_two_windows(changes,
         assert row.z == pytest.approx(z, rel=1e-9, abs=1e-9)
         # p = 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2); the SQL's fit is good to 1.2e-7 relative.
         assert row.p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), rel=2e-7)
+        if abs(value - reference_value) < 1e-9:  # no change has no direction
+            assert pd.isna(row.direction)
+            continue
         worse = (value < reference_value) == (row.indicator == "happiness_score")
         assert row.direction == ("worse" if worse else "better")
 
