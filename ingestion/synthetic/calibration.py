@@ -54,19 +54,21 @@ UNHAPPY_PHONE = 0.02
 LOST_TIME_ANSWER_SHARE = 0.8
 # Lost time is a mixture of two log-normals: most tickets cost a little ("light"), a few stop
 # the respondent's work ("heavy"). "~13 % of tickets carry ~80 % of it": heavy answers are about
-# one in eight and average ~17 h against ~40 min. The chance of a heavy answer grows with each
-# reassignment ("+106 min lost per reassignment": 0.10 * (1070 - 41) = 103 min, and more through the
-# unhappy answers reassignments bring) and with an
-# unhappy answer. Means: ~3 h for incidents, ~2.5 h for requests (medians scaled by
-# LOST_TIME_REQUEST_FACTOR): "mean ~3 h incidents, 2.5 h requests".
+# one in seven and average ~16 h against ~40 min. A heavy answer comes only with reassignments
+# or an unhappy answer: each reassignment adds HEAVY_PER_REASSIGNMENT to its chance ("+106 min
+# lost per reassignment": 0.105 * (955 - 41) = 96 min, and ~9 min more through the unhappy
+# answers a reassignment brings), a 0-6 answer HEAVY_IF_UNHAPPY, so a 0-6 answer is heavy about
+# four times as often as a 9-10 one and the time lost sits where the negative factors are, as
+# the hotspots show it. Means "~3 h incidents, 2.5 h requests" (request medians scaled by
+# LOST_TIME_REQUEST_FACTOR: requests are answered unhappily less often).
 LOST_TIME_LIGHT_MEDIAN = 25.0  # minutes; sigma 1.0 -> mean 41 min
 LOST_TIME_LIGHT_SIGMA = 1.0
-LOST_TIME_HEAVY_MEDIAN = 840.0  # minutes; sigma 0.7 -> mean 1,070 min
+LOST_TIME_HEAVY_MEDIAN = 750.0  # minutes; sigma 0.7 -> mean 955 min
 LOST_TIME_HEAVY_SIGMA = 0.7
-HEAVY_BASE = 0.01
-HEAVY_PER_REASSIGNMENT = 0.10
-HEAVY_IF_UNHAPPY = 0.08
-LOST_TIME_REQUEST_FACTOR = 0.87
+HEAVY_BASE = 0.0
+HEAVY_PER_REASSIGNMENT = 0.105
+HEAVY_IF_UNHAPPY = 0.25
+LOST_TIME_REQUEST_FACTOR = 0.95
 
 # --- Devices ---------------------------------------------------------------------------------
 # "~30 % of sign-ins over 40 s": median 28 s, sigma 0.55 puts 26 % of ordinary sign-ins over 40 s

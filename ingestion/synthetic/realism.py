@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -151,7 +153,7 @@ def measure_landing(
     dates = extract_dates(landing_dir)
     if not dates:
         raise ValueError(f"no extract folders under {landing_dir}")
-    with tempfile.TemporaryDirectory(prefix="xmo-realism-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="xmo-realism-") as scratch, _quiet_loader():
         warehouse = Path(scratch) / "realism.duckdb"
         for source in SOURCES.values():
             loads = list(load_partitions(warehouse, landing_dir, source, dates, mappings_dir))
@@ -167,6 +169,18 @@ def measure_landing(
             return measure_warehouse(con, reference_dir, dates[0], dates[-1])
         finally:
             con.close()
+
+
+@contextmanager
+def _quiet_loader() -> Iterator[None]:
+    """The loader's per-chunk lines are for pipeline runs; the report logs a line per source."""
+    loader_log = logging.getLogger("ingestion.loader")
+    level = loader_log.level
+    loader_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        loader_log.setLevel(level)
 
 
 def measure_warehouse(
