@@ -498,7 +498,7 @@ def _unhappy_probability(
     t: pd.DataFrame, days: list[date], chat_progress: np.ndarray
 ) -> np.ndarray:
     penalty = np.array([s.happiness_penalty for s in org.SERVICES])
-    # The chance of a 0-6 answer (calibration: incidents near +72, requests near +80).
+    # The chance of a 0-6 answer (calibration: incidents near +73, requests near +80).
     p = cal.UNHAPPY_BASE + penalty[_service_positions(t["service_id"])]
     p += cal.UNHAPPY_PER_REASSIGNMENT * t["reassignment_count"].to_numpy()
     p += cal.UNHAPPY_MISSED_SLA * (~t["made_sla"].to_numpy())
@@ -529,7 +529,7 @@ def _ticket_responses(
 ) -> pd.DataFrame:
     horizon = len(days) * SECONDS_PER_DAY
     done = t[~t["canceled"]].reset_index(drop=True)
-    # Response rate varies by service within 15-30 % around the configured mean.
+    # Each service's response rate: the configured mean times a draw from the calibrated spread.
     rate = config.response_rate * rng.uniform(*cal.RESPONSE_RATE_SPREAD, len(org.SERVICES))
     answered = rng.random(len(done)) < rate[_service_positions(done["service_id"])]
     done = done[answered].reset_index(drop=True)
