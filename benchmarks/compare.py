@@ -21,6 +21,7 @@ CORE_MARTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "mttr_hours",
             "sla_attainment",
             "reopen_rate",
+            "tickets_canceled",
             "low_sample",
         ),
     ),

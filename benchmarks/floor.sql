@@ -18,7 +18,7 @@ WITH files AS (
         columns = {'result': 'STRUCT(
             "number" VARCHAR, sys_id VARCHAR, sys_class_name VARCHAR, business_service JSON,
             contact_type VARCHAR, opened_at VARCHAR, resolved_at VARCHAR, closed_at VARCHAR,
-            sys_updated_on VARCHAR, made_sla VARCHAR, reopen_count VARCHAR)[]'},
+            sys_updated_on VARCHAR, state VARCHAR, made_sla VARCHAR, reopen_count VARCHAR)[]'},
         filename = true
     )
 )
@@ -33,6 +33,10 @@ SELECT
     nullif(r.resolved_at, '')::TIMESTAMP AS resolved_at,
     nullif(r.closed_at, '')::TIMESTAMP AS closed_at,
     nullif(r.sys_updated_on, '')::TIMESTAMP AS sys_updated_on,
+    -- Ended without being resolved: an incident Canceled (8), a request item Closed
+    -- Incomplete (4) or Closed Skipped (7).
+    (lower(r.sys_class_name) = 'incident' AND r.state = '8')
+        OR (lower(r.sys_class_name) = 'sc_req_item' AND r.state IN ('4', '7')) AS is_canceled,
     r.made_sla = 'true' AS made_sla,
     coalesce(nullif(r.reopen_count, '')::INTEGER, 0) > 0 AS is_reopened,
     regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1)::DATE AS extract_date
@@ -43,8 +47,9 @@ SELECT
     t.sys_id AS ticket_id,
     t.number AS ticket_number,
     coalesce(m.service_id, 'unmapped') AS service_id,
-    CASE WHEN lower(t.sys_class_name) = 'sc_req_item'
+    CASE WHEN t.is_canceled THEN NULL WHEN lower(t.sys_class_name) = 'sc_req_item'
         THEN coalesce(t.resolved_at, t.closed_at) ELSE t.resolved_at END AS resolved_at,
+    CASE WHEN t.is_canceled THEN coalesce(t.closed_at, t.sys_updated_on) END AS canceled_at,
     t.opened_at,
     t.made_sla,
     t.is_reopened
@@ -99,6 +104,11 @@ COPY (
             avg(is_reopened::INTEGER) AS reopen_rate
         FROM resolved GROUP BY ALL
     ),
+    canceled AS (
+        SELECT service_id, date_trunc('week', canceled_at)::DATE AS week_start,
+            count(*) AS tickets_canceled
+        FROM tickets WHERE canceled_at IS NOT NULL GROUP BY ALL
+    ),
     answered AS (
         SELECT resolved.service_id, resolved.week_start, count(*) AS answered
         FROM resolved JOIN ticket_responses USING (ticket_id)
@@ -117,9 +127,11 @@ COPY (
         t.mttr_hours,
         t.sla_attainment,
         t.reopen_rate,
+        coalesce(c.tickets_canceled, 0) AS tickets_canceled,
         coalesce(r.responses, 0) < {min_responses} AS low_sample
     FROM by_responses AS r
     FULL JOIN by_tickets AS t USING (service_id, week_start)
+    FULL JOIN canceled AS c USING (service_id, week_start)
     LEFT JOIN answered AS a USING (service_id, week_start)
     ORDER BY service_id, week_start
 ) TO '{out}/service_experience_weekly.parquet' (FORMAT parquet);

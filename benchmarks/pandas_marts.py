@@ -47,6 +47,7 @@ def _tickets(landing: Path, reference: Path) -> pd.DataFrame:
                 "resolved_at": r["resolved_at"] or None,
                 "closed_at": r["closed_at"] or None,
                 "updated_at": r["sys_updated_on"],
+                "state": _field(r["state"]),
                 "made_sla": r["made_sla"] == "true",
                 "is_reopened": int(r["reopen_count"] or 0) > 0,
                 "extract_date": extract_date,
@@ -66,6 +67,11 @@ def _tickets(landing: Path, reference: Path) -> pd.DataFrame:
     t.loc[is_request, "resolved_at"] = t.loc[is_request, "resolved_at"].fillna(
         t.loc[is_request, "closed_at"]
     )
+    # Ended without being resolved: incidents Canceled (8), requests Closed Incomplete (4) or
+    # Closed Skipped (7); counted as canceled when they closed, never as resolved.
+    canceled = (~is_request & (t["state"] == "8")) | (is_request & t["state"].isin(["4", "7"]))
+    t["canceled_at"] = t["closed_at"].fillna(t["updated_at"]).where(canceled)
+    t.loc[canceled, "resolved_at"] = pd.NaT
     return t
 
 
@@ -136,7 +142,16 @@ def service_experience_weekly(landing: Path, reference: Path, min_responses: int
         .size()
         .rename("answered")
     )
-    mart = by_responses.join(by_tickets, how="outer").join(answered, how="left").reset_index()
+    canceled = tickets[tickets["canceled_at"].notna()].copy()
+    canceled["week_start"] = _week(canceled["canceled_at"])
+    by_canceled = canceled.groupby(["service_id", "week_start"]).size().rename("tickets_canceled")
+    mart = (
+        by_responses.join(by_tickets, how="outer")
+        .join(by_canceled, how="outer")
+        .join(answered, how="left")
+        .reset_index()
+    )
+    mart["tickets_canceled"] = mart["tickets_canceled"].fillna(0).astype("int64")
     mart["responses"] = mart["responses"].fillna(0).astype("int64")
     mart["tickets_resolved"] = mart["tickets_resolved"].fillna(0).astype("int64")
     mart["response_rate"] = mart["answered"].fillna(0) / mart["tickets_resolved"].replace(0, np.nan)

@@ -1,10 +1,11 @@
 """Is an extract date's landing folder complete? (what the landing sensor asks each tick).
 
-A date is complete when every daily source has delivered readable files for it, and either
+A date is complete when every daily source the organisation declares has delivered readable
+files for it, and either
 each of those folders holds a `_SUCCESS` marker (the convention of Hadoop/Spark writers and
 most export tools) or nothing in them has changed for a settle period, so a copy still in
 progress is not loaded half-way. The directory snapshot is not daily (it comes weekly), so it
-never holds a date back.
+never holds a date back, and neither does a source the organisation does not declare.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ingestion.declared_sources import ALL_SOURCES, DAILY_SOURCES
 from ingestion.loader import extract_dates, landing_folder
 from ingestion.sources import SOURCES
 
-DAILY_SOURCES = ("survey", "itsm", "device")
 SUCCESS_MARKER = "_SUCCESS"
 
 
@@ -35,7 +36,7 @@ class LandingStatus:
     @property
     def reason(self) -> str:
         if self.complete:
-            return f"{self.files} files from every daily source"
+            return f"{self.files} files from every declared daily source"
         parts = []
         if self.missing_sources:
             parts.append("no files yet from " + ", ".join(self.missing_sources))
@@ -49,15 +50,20 @@ def landing_status(
     extract_date: date,
     now: float,
     settle_seconds: float,
-    required_sources: Iterable[str] = DAILY_SOURCES,
+    sources: Iterable[str] = ALL_SOURCES,
 ) -> LandingStatus:
-    """The completeness of one extract date at time `now` (seconds since the epoch)."""
-    required = tuple(required_sources)
+    """The completeness of one extract date at time `now` (seconds since the epoch), over the
+    organisation's declared `sources`: files of the others change nothing, not even the
+    fingerprint, since they are never loaded."""
+    declared = set(sources)
+    required = [name for name in DAILY_SOURCES if name in declared]
     digest = hashlib.sha256()
     files = 0
     missing: list[str] = []
     settling: list[str] = []
     for name, source in SOURCES.items():
+        if name not in declared:
+            continue
         folder = landing_folder(landing_dir, name, extract_date)
         readable = source.files_in(folder)
         for path in readable:
@@ -82,7 +88,10 @@ def landing_status(
     )
 
 
-def recent_extract_dates(landing_dir: Path, newest_first: int) -> list[date]:
-    """The latest `newest_first` extract dates that have any landing folder, oldest first."""
-    dates = extract_dates(landing_dir)
+def recent_extract_dates(
+    landing_dir: Path, newest_first: int, sources: Iterable[str] = ALL_SOURCES
+) -> list[date]:
+    """The latest `newest_first` extract dates that have a landing folder of any of `sources`,
+    oldest first."""
+    dates = extract_dates(landing_dir, sources)
     return dates[-newest_first:] if newest_first > 0 else []

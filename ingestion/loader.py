@@ -24,7 +24,12 @@ from ingestion.contracts import (
 )
 from ingestion.errors import LandingFileError
 from ingestion.mapping import SourceMapping, mapping_for
-from ingestion.raw_parquet import write_partition, write_table
+from ingestion.raw_parquet import (
+    write_empty_table,
+    write_partition,
+    write_table,
+    write_whole_table,
+)
 from ingestion.readers import (
     NO_RAW_LINES,
     CsvShape,
@@ -39,7 +44,7 @@ from ingestion.readers import (
 from ingestion.servicenow_json import raw_lines_sql as json_raw_lines_sql
 from ingestion.servicenow_json import stage_json_files
 from ingestion.sources import SOURCES, Source
-from ingestion.warehouse import RAW_SCHEMA, connect
+from ingestion.warehouse import EXTRACT_LOADS, RAW_SCHEMA, connect
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,56 @@ def extract_dates(landing_dir: Path, sources: Iterable[str] = SOURCES) -> list[d
     return sorted(found)
 
 
+# One row per source and extract date that was loaded: what was delivered (files) and what
+# came of it. A delivered extract may hold no rows (a quiet day, a source with nothing to say):
+# freshness asks whether extracts arrive, not whether they hold rows (quality/gates).
+_EXTRACT_LOADS_DDL = f"""CREATE TABLE {RAW_SCHEMA}.{EXTRACT_LOADS} (
+    source VARCHAR NOT NULL,
+    extract_date DATE NOT NULL,
+    files INTEGER NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+)"""
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = $schema AND table_name = $table",
+            {"schema": RAW_SCHEMA, "table": table},
+        ).fetchone()[0]
+    )
+
+
+def _create_extract_loads(con: duckdb.DuckDBPyConnection) -> None:
+    """The extract log; a warehouse loaded before it had one gets it from its raw tables (an
+    extract that held no rows then is not known, as it left nothing behind)."""
+    if _table_exists(con, EXTRACT_LOADS):
+        return
+    con.execute(_EXTRACT_LOADS_DDL)
+    for source in SOURCES.values():
+        contract = source.contract
+        if not _table_exists(con, contract.table):
+            continue
+        con.execute(
+            f"""INSERT INTO {RAW_SCHEMA}.{EXTRACT_LOADS}
+            SELECT $source, _extract_date, count(DISTINCT file), count(*),
+                count(*) FILTER (WHERE loaded), count(*) FILTER (WHERE NOT loaded), max(loaded_at)
+            FROM (
+                SELECT _extract_date, _source_file AS file, true AS loaded, _loaded_at AS loaded_at
+                FROM {RAW_SCHEMA}.{contract.table}
+                UNION ALL
+                SELECT _extract_date, source_file, false, _loaded_at
+                FROM {RAW_SCHEMA}.{contract.quarantine_table}
+            ) AS rows_of_extracts
+            GROUP BY _extract_date""",
+            {"source": source.name},
+        )
+
+
 def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
     for source in sources:
@@ -108,6 +163,32 @@ def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) ->
         # NULL in the partitions loaded before it.
         for statement in added_columns_ddl(con, source.contract, RAW_SCHEMA):
             con.execute(statement)
+    _create_extract_loads(con)
+
+
+def _record_extract_loads(
+    con: duckdb.DuckDBPyConnection, loads: Iterable[PartitionLoad], loaded_at: dict
+) -> None:
+    """Replace the extract log's rows of these partitions (inside the load's transaction)."""
+    rows = [
+        (
+            load.source,
+            load.extract_date,
+            len(load.files),
+            load.rows_read,
+            load.loaded,
+            load.quarantined,
+        )
+        for load in loads
+    ]
+    con.executemany(
+        f"DELETE FROM {RAW_SCHEMA}.{EXTRACT_LOADS} WHERE source = ? AND extract_date = ?",
+        [row[:2] for row in rows],
+    )
+    con.executemany(
+        f"INSERT INTO {RAW_SCHEMA}.{EXTRACT_LOADS} VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+        [(*row, loaded_at["loaded_at"]) for row in rows],
+    )
 
 
 def ensure_raw_tables(warehouse_path: Path, sources: Iterable[Source] = SOURCES.values()) -> None:
@@ -170,6 +251,7 @@ def _load_one(
             result.files.append(
                 FileLoad(str(path), rows_read, rows_read - quarantined, quarantined)
             )
+        _record_extract_loads(con, [result], loaded_at)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -443,6 +525,8 @@ def _load_chunk(
         ).fetchall()
         if reasons:
             con.execute(quarantine_insert_sql(contract, RAW_SCHEMA, _CHECKED, raw_lines), loaded_at)
+        loads = _chunk_loads(source, files, counts, reasons)
+        _record_extract_loads(con, loads, loaded_at)
         con.execute("COMMIT")
     except duckdb.Error:
         con.execute("ROLLBACK")
@@ -450,6 +534,13 @@ def _load_chunk(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return loads
+
+
+def _chunk_loads(
+    source: Source, files: dict[date, list[Path]], counts: list[tuple], reasons: list[tuple]
+) -> list[PartitionLoad]:
+    """What a chunk did for each of its days, from its counts per file and reason per day."""
     by_file = {file: (read, bad) for file, read, bad in counts}
     loads = []
     for day, day_files in files.items():
@@ -529,6 +620,58 @@ def load_partitions(
                 if parquet_dir is not None:
                     write_partition(con, parquet_dir, source.contract.table, load.extract_date)
                 yield load
+        if parquet_dir is not None:
+            write_whole_table(con, parquet_dir, EXTRACT_LOADS)
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class ClearedSource:
+    """What emptying a source the organisation does not declare removed."""
+
+    source: str
+    rows: int
+    quarantined: int
+    extracts: int
+
+
+def clear_source(
+    warehouse_path: Path, source: Source, parquet_dir: Path | None = None
+) -> ClearedSource:
+    """Empty the raw and quarantine tables of a source the organisation does not deliver, and
+    its rows of the extract log, in one transaction; the tables stay, with their columns, so dbt
+    builds what reads them as empty. Its landing files, if any, are left alone: declaring the
+    source again and running those dates loads them.
+    """
+    contract = source.contract
+    con = connect(warehouse_path)
+    try:
+        _create_tables(con, [source])
+        con.execute("BEGIN TRANSACTION")
+        try:
+            counts = [
+                con.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0]
+                for table in (contract.table, contract.quarantine_table)
+            ]
+            extracts = con.execute(
+                f"SELECT count(*) FROM {RAW_SCHEMA}.{EXTRACT_LOADS} WHERE source = $source",
+                {"source": source.name},
+            ).fetchone()[0]
+            for table in (contract.table, contract.quarantine_table):
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{table}")
+            con.execute(
+                f"DELETE FROM {RAW_SCHEMA}.{EXTRACT_LOADS} WHERE source = $source",
+                {"source": source.name},
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if parquet_dir is not None:
+            write_empty_table(con, parquet_dir, contract.table)
+            write_whole_table(con, parquet_dir, EXTRACT_LOADS)
+        return ClearedSource(source.name, counts[0], counts[1], extracts)
     finally:
         con.close()
 

@@ -46,6 +46,33 @@ def write_partition(
     return target
 
 
+# An empty table still needs one file: Spark infers a Parquet table's columns from its files.
+EMPTY_TABLE_FILE = "no_extracts.parquet"
+
+
+def write_empty_table(con: duckdb.DuckDBPyConnection, root: Path, table: str) -> Path:
+    """Replace every file of raw.<table> with one file of its columns and no rows (a source the
+    organisation does not deliver)."""
+    folder = root / table
+    if folder.is_dir():
+        for old in folder.glob("*.parquet"):
+            old.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / EMPTY_TABLE_FILE
+    con.execute(f"COPY (SELECT * FROM {RAW_SCHEMA}.{table} LIMIT 0) TO '{target}' (FORMAT parquet)")
+    return target
+
+
+def write_whole_table(con: duckdb.DuckDBPyConnection, root: Path, table: str) -> Path:
+    """raw.<table> as one file, replaced whole (the extract log, a few rows per day)."""
+    target = root / table / f"{table}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    con.execute(f"COPY (SELECT * FROM {RAW_SCHEMA}.{table}) TO '{staged}' (FORMAT parquet)")
+    os.replace(staged, target)
+    return target
+
+
 def write_table(con: duckdb.DuckDBPyConnection, root: Path, table: str) -> int:
     """Write every extract date of raw.<table>; the number of days written."""
     dates = [

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 
 RAW_SCHEMA = "raw"
+# raw.extract_loads: one row per source and extract date loaded (ingestion/loader.py).
+EXTRACT_LOADS = "extract_loads"
 # DuckDB takes 80 % of the machine's memory by default and spills to disk beyond its limit; a
 # bound keeps the whole pipeline (Dagster, dbt and DuckDB in one tree) inside a small machine.
 # dbt's connection reads the same variable (dbt_project/profiles.yml).

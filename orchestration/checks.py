@@ -52,7 +52,7 @@ def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> Gat
     A run without partitions (the marts step of a UI backfill, a manual materialization) is
     judged against the newest extract date loaded; yesterday if nothing was ever loaded.
     """
-    settings = xmo.settings
+    settings = xmo.settings_from_environment()
     window = extract_window_vars(context.run.tags)
     if window:
         first = date.fromisoformat(window["extract_date_from"])
@@ -62,11 +62,12 @@ def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> Gat
         first = last = latest or datetime.now(UTC).date() - timedelta(days=1)
     partitions = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
     return GateContext(
-        database_path=xmo.settings_from_environment().models_path,
+        database_path=settings.models_path,
         quality_dir=settings.quality_dir,
         run_date=last,
         partitions=partitions,
         config=load_gate_config(settings.quality_dir / "gates.yml"),
+        sources=settings.sources,
     )
 
 
@@ -92,6 +93,7 @@ def _result(
         passed=outcome.passed,
         severity=severity,
         metadata=metadata,
+        description=outcome.description,
     )
 
 
@@ -224,14 +226,16 @@ def _mart_gates(spec: MartSpec) -> list[Gate]:
                 "GX: the mart's totals equal the staging totals it is built from.",
             )
         )
-    if spec.freshness_column:
+    if spec.sources:
         gates.append(
             Gate(
                 mart,
                 f"{spec.table}_is_fresh",
                 "freshness",
                 on_mart(mart_freshness),
-                f"GX: the newest {spec.freshness_column} is recent relative to the run partition.",
+                "GX: the newest extract of every declared source the mart is built from ("
+                + ", ".join(sorted(spec.sources))
+                + ") is recent relative to the run partition.",
             )
         )
     if spec.table == "service_experience_weekly":
@@ -265,19 +269,22 @@ def _raw_gates(source: str) -> list[Gate]:
             f"raw_{table}_volume_holds_against_previous_runs",
             "volume",
             lambda ctx: raw_volume(ctx, source),
-            "GX: every extract holds at least volume_min_ratio of the median of the previous 28.",
+            "GX: every extract holds at least volume_min_ratio of the median of the previous "
+            "extracts of its weekday.",
+        ),
+        Gate(
+            raw,
+            f"raw_{table}_is_fresh",
+            "freshness",
+            lambda ctx: raw_freshness(ctx, source),
+            "GX: the source's newest extract arrived recently relative to the run partition"
+            + (
+                ", and every extract's newest event is recent relative to its extract date."
+                if source in RAW_EVENT_COLUMNS
+                else "."
+            ),
         ),
     ]
-    if source in RAW_EVENT_COLUMNS:
-        gates.append(
-            Gate(
-                raw,
-                f"raw_{table}_is_fresh",
-                "freshness",
-                lambda ctx: raw_freshness(ctx, source),
-                "GX: every extract's newest event is recent relative to its extract date.",
-            )
-        )
     return gates
 
 
@@ -312,8 +319,17 @@ def build_experience_drop_check() -> dg.AssetChecksDefinition:
         """Warns when marts.experience_changes, in the working warehouse, holds significant
         `worse` changes of the newest complete week (service × indicator × reference window):
         what the experience-drop alerts will raise once the marts are published."""
+        settings = xmo.settings_from_environment()
+        if "survey" not in settings.sources:
+            return dg.AssetCheckResult(
+                passed=True,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="survey: not configured (XMO_SOURCES / sources.yml) — no answers "
+                "to find drops in",
+                metadata={"not_configured": ["survey"]},
+            )
         try:
-            with PublishedMarts(xmo.settings_from_environment().models_path) as marts:
+            with PublishedMarts(settings.models_path) as marts:
                 week, drops = find_drops(marts)
         except Exception as exc:
             # A check that cannot look is not a pass; it stays a warning like its verdicts.

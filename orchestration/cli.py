@@ -17,6 +17,13 @@ from typing import Any
 
 import duckdb
 
+from ingestion.declared_sources import (
+    ALL_SOURCES,
+    ENVIRONMENT_VARIABLE,
+    DeclaredSourcesError,
+    parse_sources_text,
+    write_sources_file,
+)
 from ingestion.loader import extract_dates
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from ingestion.synthetic.realism import format_report, measure_landing
@@ -43,6 +50,13 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _sources(value: str) -> tuple[str, ...]:
+    try:
+        return parse_sources_text(value, "--sources")
+    except DeclaredSourcesError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xmo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +77,20 @@ def _parser() -> argparse.ArgumentParser:
         "--report",
         action="store_true",
         help="then measure the landing files against DOMAIN §5's figures and print each range",
+    )
+    gen.add_argument(
+        "--sources",
+        type=_sources,
+        default=ALL_SOURCES,
+        metavar="SOURCE,…",
+        help="write only these sources (itsm required; default: all four), and declare them "
+        "in $XMO_DATA_DIR/sources.yml",
+    )
+    gen.add_argument(
+        "--no-proactive",
+        dest="proactive",
+        action="store_false",
+        help="an organisation that runs ticket surveys only: no proactive answers",
     )
 
     run = sub.add_parser("run", help="materialize partitions and everything downstream")
@@ -109,6 +137,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         start=args.start,
         seed=args.seed,
         bad_rows=args.bad_rows,
+        sources=args.sources,
+        proactive=args.proactive,
     )
     summary = generate(
         settings.landing_dir,
@@ -130,6 +160,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  saved as Windows-1252: {saved} (read through {mapping})")
     print(f"Landing files: {settings.landing_dir} ({summary.files} files)")
     print(f"Reference data: {settings.reference_dir}")
+    declared = write_sources_file(settings.sources_file, args.sources)
+    print(f"Sources: {', '.join(args.sources)} (declared in {declared})")
+    if os.environ.get(ENVIRONMENT_VARIABLE, "").strip():
+        print(f"  note: {ENVIRONMENT_VARIABLE} is set and takes precedence over that file")
     if args.report:
         print("Measuring realism (loading the landing files into a scratch warehouse) …")
         report = measure_landing(
@@ -141,7 +175,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_dates(args: argparse.Namespace, settings: Settings) -> list[date]:
     if args.all:
-        dates = extract_dates(settings.landing_dir)
+        dates = extract_dates(settings.landing_dir, settings.sources)
         if not dates:
             raise UsageError(
                 f"no extract folders under {settings.landing_dir}; run `xmo generate` or point "
@@ -181,6 +215,8 @@ class RunSummary:
     step_failures: list[str] = field(default_factory=list)
     quarantined: int = 0
     packs: list[str] = field(default_factory=list)
+    # What a check said about its verdict (why it failed, warned or was not judged), by name.
+    check_descriptions: dict[str, str] = field(default_factory=dict)
 
 
 def summarize(result: Any) -> RunSummary:
@@ -193,6 +229,8 @@ def summarize(result: Any) -> RunSummary:
     summary = RunSummary(success=result.success, published=PUBLISH_KEY in materialized)
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.description:
+            summary.check_descriptions[name] = evaluation.description
         if evaluation.passed:
             summary.checks_passed.append(name)
         elif evaluation.severity == dg.AssetCheckSeverity.WARN:
@@ -215,6 +253,27 @@ def summarize(result: Any) -> RunSummary:
             if event.asset_key.path[0] == "reports" and "path" in metadata:
                 summary.packs.append(str(metadata["path"].value))
     return summary
+
+
+def not_configured_lines(settings: Settings) -> list[str]:
+    """One line per source the organisation does not declare, naming the marts left empty."""
+    from quality.specs import MARTS
+
+    missing = set(settings.undeclared_sources)
+    lines = []
+    for source in settings.undeclared_sources:
+        empty = sorted(spec.table for spec in MARTS.values() if source in spec.needs)
+        # Marts that lose its figures but are published (not left empty by another source).
+        partial = sorted(
+            spec.table
+            for spec in MARTS.values()
+            if source in spec.uses and not spec.needs & missing
+        )
+        parts = [f"{source} marts are empty ({', '.join(empty)})"] if empty else []
+        if partial:
+            parts.append(f"its figures are missing in {', '.join(partial)}")
+        lines.append(f"{source}: not configured — {'; '.join(parts) or 'no mart needs it'}")
+    return lines
 
 
 def _mart_rows(settings: Settings) -> dict[str, int]:
@@ -278,8 +337,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  WARNING check {name}")
     for name in summary.checks_failed:
         print(f"  FAILED check {name}")
+        if name in summary.check_descriptions:
+            print(f"    {summary.check_descriptions[name]}")
     for failure in summary.step_failures:
         print(f"  FAILED step {failure}")
+    for line in not_configured_lines(settings):
+        print(line)
     if summary.published:
         print("Published marts (rows):")
         for mart, rows in _mart_rows(settings).items():

@@ -24,8 +24,9 @@ FINGERPRINT_TAG = "xmo/landing_fingerprint"
 TRIGGER_TAG = "xmo/trigger"
 # How far back the sensor looks for new or re-delivered extract folders.
 LOOKBACK_DAYS = 7
-# A raw asset every extract date materializes: its partitions are the dates already loaded.
-LOADED_MARKER_KEY = dg.AssetKey(["raw", "survey_responses"])
+# A raw asset every run of an extract date materializes, of the one source every organisation
+# declares: its partitions are the dates already loaded.
+LOADED_MARKER_KEY = dg.AssetKey(["raw", "itsm_tickets"])
 
 _ACTIVE_OR_DONE = [
     dg.DagsterRunStatus.QUEUED,
@@ -84,7 +85,11 @@ def build_daily_schedule(
                 f"{day} is before XMO_PARTITIONS_START {settings.partitions_start}"
             )
         status = landing_status(
-            settings.landing_dir, day, time.time(), settings.landing_settle_seconds
+            settings.landing_dir,
+            day,
+            time.time(),
+            settings.landing_settle_seconds,
+            settings.reread().sources,
         )
         partition = day.isoformat()
         if ran_on_these_files(context.instance, job.name, partition, status.fingerprint):

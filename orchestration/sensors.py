@@ -34,8 +34,8 @@ def build_landing_sensor(
             else dg.DefaultSensorStatus.STOPPED
         ),
         description=(
-            "Runs an extract date as soon as its landing folders are complete (every daily "
-            "source delivered, each folder with a _SUCCESS marker or unchanged for "
+            "Runs an extract date as soon as its landing folders are complete (every declared "
+            "daily source delivered, each folder with a _SUCCESS marker or unchanged for "
             "XMO_LANDING_SETTLE_SECONDS); runs it again when the files are re-delivered."
         ),
     )
@@ -48,13 +48,15 @@ def build_landing_sensor(
         newest = last_complete_day(datetime.now(UTC))
         requests: list[dg.RunRequest] = []
         waiting: list[str] = []
-        recent = recent_extract_dates(settings.landing_dir, LOOKBACK_DAYS)
+        # What the organisation declares now (sources.yml may have changed since the load).
+        sources = settings.reread().sources
+        recent = recent_extract_dates(settings.landing_dir, LOOKBACK_DAYS, sources)
         for day in recent:
             partition = day.isoformat()
             if day < settings.partitions_start or day > newest:
                 continue  # not a partition (yet)
             status = landing_status(
-                settings.landing_dir, day, time.time(), settings.landing_settle_seconds
+                settings.landing_dir, day, time.time(), settings.landing_settle_seconds, sources
             )
             if not status.complete:
                 waiting.append(f"{partition}: {status.reason}")

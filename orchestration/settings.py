@@ -12,6 +12,15 @@ from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ingestion.declared_sources import (
+    ALL_SOURCES,
+    DAILY_SOURCES,
+    ENVIRONMENT_VARIABLE,
+    SOURCES_FILE,
+    DeclaredSourcesError,
+    parse_sources_text,
+    read_sources_file,
+)
 from ingestion.warehouse import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +93,16 @@ def _dbt_target(raw: str) -> str:
     return raw
 
 
+def declared_sources(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
+    """The organisation's sources: XMO_SOURCES, else the data dir's sources.yml, else all four."""
+    try:
+        if env.get(ENVIRONMENT_VARIABLE, "").strip():
+            return parse_sources_text(env[ENVIRONMENT_VARIABLE], ENVIRONMENT_VARIABLE)
+        return read_sources_file(data_dir / SOURCES_FILE) or ALL_SOURCES
+    except DeclaredSourcesError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one XMO data directory (DESIGN §2 paths) and its automation."""
@@ -92,6 +111,8 @@ class Settings:
     partitions_start: date
     pseudonym_salt: str
     dbt_target: str
+    # The landing sources the organisation delivers (ingestion/declared_sources.py).
+    sources: tuple[str, ...] = ALL_SOURCES
     servicenow_url: str | None = None
     # HappySignals API v2: the base URL up to /api/v2, and the parts its public description
     # leaves open (docs/sources.md, "HappySignals pull"); the token is read only when pulling.
@@ -137,8 +158,10 @@ class Settings:
         data_dir = Path(env.get("XMO_DATA_DIR") or PROJECT_ROOT / "data").expanduser()
         if not data_dir.is_absolute():
             data_dir = Path.cwd() / data_dir
+        data_dir = data_dir.resolve()
         return cls(
-            data_dir=data_dir.resolve(),
+            data_dir=data_dir,
+            sources=declared_sources(env, data_dir),
             # The first day a daily partition can exist; older extracts need an earlier start.
             partitions_start=date.fromisoformat(env.get("XMO_PARTITIONS_START", "2024-01-01")),
             pseudonym_salt=env.get("XMO_PSEUDONYM_SALT", "xmo-demo-salt"),
@@ -192,9 +215,34 @@ class Settings:
             ),
         )
 
+    def reread(self) -> Settings:
+        """These settings as the environment and the data dir's files say now: a long-lived
+        process (the daemon's sensor) sees a changed sources.yml without a reload."""
+        return Settings.from_env({**os.environ, "XMO_DATA_DIR": str(self.data_dir)})
+
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def sources_file(self) -> Path:
+        """Where a data dir declares its sources when XMO_SOURCES is not set."""
+        return self.data_dir / SOURCES_FILE
+
+    @property
+    def undeclared_sources(self) -> tuple[str, ...]:
+        """The sources the organisation does not deliver: loaded as empty, never waited for."""
+        return tuple(name for name in ALL_SOURCES if name not in self.sources)
+
+    @property
+    def daily_sources(self) -> tuple[str, ...]:
+        """The declared sources that deliver an extract every day (what a day waits for)."""
+        return tuple(name for name in DAILY_SOURCES if name in self.sources)
+
+    @property
+    def warehouse_sources_marker(self) -> Path:
+        """The sources the working warehouse was last built with: a change rebuilds it whole."""
+        return self.data_dir / "state" / "warehouse_sources.json"
 
     @property
     def reference_dir(self) -> Path:

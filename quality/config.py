@@ -20,8 +20,10 @@ class GateConfigError(Exception):
 @dataclass(frozen=True)
 class GateConfig:
     severity: dict[str, Severity]
+    extract_lag_days: dict[str, int]
     freshness_days: dict[str, int]
     volume_min_ratio: dict[str, float]
+    volume_reference_weekdays: int
     distribution_sigmas: float
     distribution_min_sd: float
     distribution_min_weeks: int
@@ -53,8 +55,10 @@ def load_gate_config(override: Path | None = None) -> GateConfig:
         raise GateConfigError(f"severity must map {list(KINDS)} to error or warn, got {bad}")
     return GateConfig(
         severity=dict(severity),
+        extract_lag_days={k: int(v) for k, v in document["extract_lag_days"].items()},
         freshness_days={k: int(v) for k, v in document["freshness_days"].items()},
         volume_min_ratio={k: float(v) for k, v in document["volume_min_ratio"].items()},
+        volume_reference_weekdays=int(document["volume_reference_weekdays"]),
         distribution_sigmas=float(document["distribution_sigmas"]),
         distribution_min_sd=float(document["distribution_min_sd"]),
         distribution_min_weeks=int(document["distribution_min_weeks"]),

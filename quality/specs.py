@@ -24,6 +24,7 @@ EXPERIENCE_RANGES = {
     "total_lost_hours": NON_NEGATIVE,
     "responses": NON_NEGATIVE,
     "tickets_resolved": NON_NEGATIVE,
+    "tickets_canceled": NON_NEGATIVE,
     "happiness_ci_low": SCORE,
     "happiness_ci_high": SCORE,
     "lost_time_ci_low": NON_NEGATIVE,
@@ -39,7 +40,7 @@ LOW_SAMPLE_NULLS = (
     "lost_time_ci_high",
 )
 
-# What a journey cell of fewer than 5 employees must not show (issue 19's privacy rule).
+# What a journey cell of fewer than 5 employees must not show (the journey privacy rule).
 JOURNEY_FIGURES = (
     "dex_score",
     "tickets_opened",
@@ -58,6 +59,9 @@ STAGING_TOTALS = {
         "SELECT count(*) FROM intermediate.int_tickets_mapped_to_services "
         "WHERE resolved_at IS NOT NULL"
     ),
+    "canceled_tickets": (
+        "SELECT count(*) FROM intermediate.int_tickets_mapped_to_services WHERE is_canceled"
+    ),
     "ticket_responses": (
         "SELECT count(*) FROM staging.stg_survey__responses WHERE survey_type = 'ticket'"
     ),
@@ -67,6 +71,12 @@ STAGING_TOTALS = {
     "device_days": "SELECT count(*) FROM intermediate.int_device_days_scored",
 }
 ROWS = "__rows__"
+
+# The sources marts are built from (MartSpec.needs / uses).
+TICKETS = frozenset({"itsm"})
+SURVEYS = frozenset({"survey"})
+DEVICES = frozenset({"device"})
+DIRECTORY = frozenset({"directory"})
 
 
 @dataclass(frozen=True)
@@ -78,18 +88,28 @@ class MartSpec:
     not_null: tuple[str, ...] = ()
     ranges: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
     accepted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    freshness_column: str | None = None  # its newest value must be recent
+    period_column: str | None = None  # the week or month (or day) a row describes
     reconcile: Mapping[str, str] = field(default_factory=dict)  # column (or ROWS) -> total
     # NULL wherever low_sample is true: too few answers are noisy and identifying.
     low_sample_nulls: tuple[str, ...] = ()
+    # The landing sources it is built from (docs/sources.md, "What each mart needs"): without a
+    # source it `needs` the mart is empty; without one it `uses`, some of its figures are. A
+    # source in neither never changes it. A mart is as fresh as the extracts of these sources.
+    needs: frozenset[str] = frozenset()
+    uses: frozenset[str] = frozenset()
+
+    @property
+    def sources(self) -> frozenset[str]:
+        """Every source the mart is built from."""
+        return self.needs | self.uses
 
     def columns(self) -> list[str]:
         """Every column a rule of the spec names, each once."""
         columns = [*self.key, *self.not_null, *self.ranges, *self.accepted, *self.low_sample_nulls]
         if self.low_sample_nulls:
             columns.append("low_sample")
-        if self.freshness_column:
-            columns.append(self.freshness_column)
+        if self.period_column:
+            columns.append(self.period_column)
         columns += [c for c in self.reconcile if c != ROWS]
         return list(dict.fromkeys(columns))
 
@@ -98,11 +118,18 @@ def _experience(table: str, key: tuple[str, ...], period: str, **extra: object) 
     return MartSpec(
         table=table,
         key=key,
-        not_null=(*key, "responses", "tickets_resolved", "low_sample"),
+        not_null=(*key, "responses", "tickets_resolved", "tickets_canceled", "low_sample"),
         ranges=EXPERIENCE_RANGES,
-        freshness_column=period,
-        reconcile={"tickets_resolved": "resolved_tickets", "responses": "ticket_responses"},
+        period_column=period,
+        reconcile={
+            "tickets_resolved": "resolved_tickets",
+            "tickets_canceled": "canceled_tickets",
+            "responses": "ticket_responses",
+        },
         low_sample_nulls=LOW_SAMPLE_NULLS,
+        # Rows are tickets' and answers' periods; the answers' figures need the surveys.
+        needs=TICKETS,
+        uses=SURVEYS,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -110,6 +137,7 @@ def _experience(table: str, key: tuple[str, ...], period: str, **extra: object) 
 MARTS: dict[str, MartSpec] = {
     spec.table: spec
     for spec in (
+        # The service catalog (reference data) alone.
         MartSpec("dim_service", ("service_id",), ("service_id", "service_name", "in_scope")),
         MartSpec(
             "fct_ticket_experience",
@@ -122,8 +150,11 @@ MARTS: dict[str, MartSpec] = {
                 "reassignment_count": NON_NEGATIVE,
             },
             accepted={"channel": CHANNELS, "ticket_type": ("incident", "request")},
-            freshness_column="resolved_at",
+            period_column="resolved_at",
             reconcile={ROWS: "resolved_tickets"},
+            # The requester's answer on each ticket needs the surveys.
+            needs=TICKETS,
+            uses=SURVEYS,
         ),
         _experience("service_experience_weekly", ("service_id", "week_start"), "week_start"),
         _experience("service_experience_monthly", ("service_id", "month_start"), "month_start"),
@@ -146,9 +177,10 @@ MARTS: dict[str, MartSpec] = {
                 "lost_time_ci_low": NON_NEGATIVE,
                 "lost_time_ci_high": NON_NEGATIVE,
             },
-            freshness_column="month_start",
+            period_column="month_start",
             reconcile={"responses": "proactive_responses"},
             low_sample_nulls=LOW_SAMPLE_NULLS,
+            needs=SURVEYS,
         ),
         MartSpec(
             "experience_changes",
@@ -166,6 +198,9 @@ MARTS: dict[str, MartSpec] = {
                 "reference_kind": ("previous_4_weeks", "baseline"),
                 "direction": ("better", "worse"),
             },
+            period_column="week_start",
+            # Tests of the answers of each service's weeks.
+            needs=TICKETS | SURVEYS,
         ),
         *(
             MartSpec(
@@ -185,9 +220,12 @@ MARTS: dict[str, MartSpec] = {
                     "lost_hours_per_100_employees": NON_NEGATIVE,
                 },
                 accepted=accepted,
-                freshness_column="month_start",
-                # Privacy: no ticket, answer or DEX figure of a hidden cell (issue 19).
+                period_column="month_start",
+                # Privacy: no ticket, answer or DEX figure of a hidden cell.
                 low_sample_nulls=JOURNEY_FIGURES,
+                # Employee months on their primary device; what they did, and their department.
+                needs=DEVICES,
+                uses=TICKETS | SURVEYS | DIRECTORY,
             )
             for table, key, accepted in (
                 ("device_ticket_experience_monthly", ("department", "model", "month_start"), {}),
@@ -203,26 +241,37 @@ MARTS: dict[str, MartSpec] = {
             ("service_id", "indicator"),
             ("service_id", "indicator", "n"),
             ranges={"n": NON_NEGATIVE},
+            # Ticket indicators, answer indicators and the devices' DEX.
+            needs=TICKETS,
+            uses=SURVEYS | DEVICES,
         ),
         MartSpec(
             "xla_scorecard",
             ("service_id", "month_start", "indicator"),
             ("service_id", "month_start", "indicator", "status", "target"),
             accepted={"status": ("green", "amber", "red", "insufficient_data")},
-            freshness_column="month_start",
+            period_column="month_start",
+            needs=TICKETS,
+            uses=SURVEYS | DEVICES,
         ),
         MartSpec(
             "watermelon_services",
             ("service_id", "month_start"),
             ("service_id", "month_start", "is_watermelon"),
             ranges={"sla_attainment": RATE, "happiness_score": SCORE},
-            freshness_column="month_start",
+            period_column="month_start",
+            # SLA from the tickets; without answers no service is a watermelon.
+            needs=TICKETS,
+            uses=SURVEYS,
         ),
         MartSpec(
             "experience_hotspots",
             ("month_start", "service_id", "factor"),
             ("month_start", "service_id", "factor", "rank"),
             ranges={"share_of_negative": RATE, "lost_hours": NON_NEGATIVE, "rank": (1, None)},
+            period_column="month_start",
+            # Negative factors of answers, by their tickets' services.
+            needs=TICKETS | SURVEYS,
         ),
         MartSpec(
             "device_experience_weekly",
@@ -237,14 +286,18 @@ MARTS: dict[str, MartSpec] = {
                 "cpu_score": DEX,
                 "battery_score": DEX,
             },
-            freshness_column="week_start",
+            period_column="week_start",
             reconcile={"device_days": "device_days"},
             low_sample_nulls=("dex_score",),
+            # Departments come from the directory ('unknown' without it).
+            needs=DEVICES,
+            uses=DIRECTORY,
         ),
     )
 }
 
-# The column whose newest value says how fresh a raw extract is (directory snapshots have none).
+# The column whose newest value says how fresh a raw extract's records are (directory snapshots
+# have none: only their arrival is judged).
 RAW_EVENT_COLUMNS = {
     "survey": "responded_at",
     "itsm": "sys_updated_on",

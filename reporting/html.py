@@ -106,6 +106,8 @@ class Indicator:
     is_share: bool = False
     # The unit of a ± on the indicator's scale (a minimum detectable change).
     noise_unit: str = ""
+    # The landing source its figures come from (an undeclared one leaves it out of the packs).
+    source: str = "itsm"
 
     def show(self, value: Any) -> str:
         if self.is_share:
@@ -128,13 +130,15 @@ class Indicator:
 
 
 INDICATORS = {
-    "happiness_score": Indicator("Happiness", signed=True, noise_unit=" pts"),
-    "avg_lost_time_minutes": Indicator("Lost time / answer", 0, " min", noise_unit=" min"),
-    "response_rate": Indicator("Response rate", is_share=True),
+    "happiness_score": Indicator("Happiness", signed=True, noise_unit=" pts", source="survey"),
+    "avg_lost_time_minutes": Indicator(
+        "Lost time / answer", 0, " min", noise_unit=" min", source="survey"
+    ),
+    "response_rate": Indicator("Response rate", is_share=True, source="survey"),
     "mttr_hours": Indicator("MTTR", 1, " h"),
     "sla_attainment": Indicator("SLA met", is_share=True),
     "reopen_rate": Indicator("Reopen rate", is_share=True),
-    "dex_score": Indicator("DEX"),
+    "dex_score": Indicator("DEX", source="device"),
 }
 
 

@@ -5,16 +5,19 @@ Then the devices behind the tickets: models by lost hours, and DEX bands against
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
+from ingestion.declared_sources import ALL_SOURCES
 from reporting import charts
 from reporting.html import INDICATORS, Figure, chart, low_sample, missing, number, render, service
 from reporting.marts import PublishedMarts
 from reporting.periods import Period
+from reporting.sources import indicators_not_shown, section_notes
 
 STATUS_LABEL = {
     "green": "on target",
@@ -30,6 +33,8 @@ DEVICE_TICKETS = "device_ticket_experience_monthly"
 DEX_BANDS = "dex_band_experience_monthly"
 BANDS = ("poor", "fair", "good")
 COMPARED_BANDS = ("poor", "fair")  # each against the good band of the same month
+# The sections fed by one source alone, the source and what they show.
+SECTIONS = {"devices": ("device", "journey of the devices behind the tickets")}
 
 Intervals = dict[tuple[str, date], tuple[Any, Any]]
 
@@ -372,8 +377,27 @@ def _devices_behind_the_tickets(marts: PublishedMarts, month: Period) -> dict[st
     }
 
 
-def build_monthly(marts: PublishedMarts, month: Period) -> MonthlyPack:
-    frame = _scorecard(marts, month)
+def _declared_indicators(
+    frame: pd.DataFrame, sources: Iterable[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The scorecard rows of indicators whose source is declared, and a line naming the others."""
+    declared = set(sources)
+    source = frame["indicator"].map(
+        lambda name: INDICATORS[name].source if name in INDICATORS else "itsm"
+    )
+    left_out: dict[str, list[str]] = {}
+    for name in INDICATORS:
+        if INDICATORS[name].source not in declared and name in set(frame["indicator"]):
+            left_out.setdefault(INDICATORS[name].source, []).append(INDICATORS[name].label)
+    return frame[source.isin(declared)], indicators_not_shown(left_out)
+
+
+def build_monthly(
+    marts: PublishedMarts, month: Period, sources: Iterable[str] = ALL_SOURCES
+) -> MonthlyPack:
+    """The pack of `month`; indicators and sections of sources not in `sources` are left out,
+    with a line saying so."""
+    frame, indicators_left_out = _declared_indicators(_scorecard(marts, month), sources)
     intervals = _happiness_intervals(marts, month)
     current = frame[frame.month_start == month.start]
     previous = frame[frame.month_start == month.previous().start]
@@ -382,6 +406,8 @@ def build_monthly(marts: PublishedMarts, month: Period) -> MonthlyPack:
     joined = _joined(current, month)
     html = render(
         "monthly.html",
+        not_configured=section_notes(SECTIONS, sources),
+        indicators_left_out=indicators_left_out,
         month=month,
         previous_month=f"{month.previous().start:%b %Y}",
         this_month=f"{month.start:%b %Y}",

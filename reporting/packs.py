@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.declared_sources import ALL_SOURCES
 from reporting.marts import PublishedMarts
 from reporting.monthly import build_monthly
 from reporting.periods import Period, last_complete_month, last_complete_week
@@ -27,12 +29,16 @@ def _write_atomically(path: Path, html: str) -> None:
 
 
 def write_weekly_pack(
-    reporting_path: Path, reports_dir: Path, week: Period | None = None
+    reporting_path: Path,
+    reports_dir: Path,
+    week: Period | None = None,
+    sources: Iterable[str] = ALL_SOURCES,
 ) -> WrittenPack:
-    """The pack of `week`, by default the last complete week of the published data."""
+    """The pack of `week`, by default the last complete week of the published data, for an
+    organisation delivering `sources`."""
     with PublishedMarts(reporting_path) as marts:
         week = week or last_complete_week(marts.data_through())
-        pack = build_weekly(marts, week)
+        pack = build_weekly(marts, week, sources)
     path = reports_dir / "weekly" / f"xmo_weekly_{week.label}.html"
     _write_atomically(path, pack.html)
     summary = {
@@ -44,12 +50,16 @@ def write_weekly_pack(
 
 
 def write_monthly_pack(
-    reporting_path: Path, reports_dir: Path, month: Period | None = None
+    reporting_path: Path,
+    reports_dir: Path,
+    month: Period | None = None,
+    sources: Iterable[str] = ALL_SOURCES,
 ) -> WrittenPack:
-    """The pack of `month`, by default the last complete month of the published data."""
+    """The pack of `month`, by default the last complete month of the published data, for an
+    organisation delivering `sources`."""
     with PublishedMarts(reporting_path) as marts:
         month = month or last_complete_month(marts.data_through())
-        pack = build_monthly(marts, month)
+        pack = build_monthly(marts, month, sources)
     path = reports_dir / "monthly" / f"xmo_monthly_{month.label}.html"
     _write_atomically(path, pack.html)
     statuses = [status for by_service in pack.statuses.values() for status in by_service.values()]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from ingestion.declared_sources import ALL_SOURCES
 from reporting import charts
 from reporting.html import (
     INDICATORS,
@@ -22,11 +24,21 @@ from reporting.html import (
 from reporting.marts import PublishedMarts
 from reporting.monthly import count, device_tickets, hidden
 from reporting.periods import Period, month_of
+from reporting.sources import section_notes
 
 TREND_WEEKS = 12
 # Below this share of resolved tickets answered, the week's scores speak for few people.
 RESPONSE_RATE_WARNING = 0.10
 REFERENCE_KINDS = {"previous_4_weeks": "vs previous 4 weeks", "baseline": "vs baseline"}
+# Each section of the pack, the source it needs and what it shows.
+SECTIONS = {
+    "services": ("survey", "happiness or lost time by service"),
+    "issues": ("survey", "lost time or negative factor"),
+    "watermelons": ("survey", "happiness to set against the SLA"),
+    "warnings": ("survey", "response rate"),
+    "devices": ("device", "device experience"),
+    "changes": ("survey", "change in happiness or lost time"),
+}
 DIRECTION_CSS = {"better": "up", "worse": "down"}
 
 
@@ -348,7 +360,10 @@ def _change_rows(changes: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
+def build_weekly(
+    marts: PublishedMarts, week: Period, sources: Iterable[str] = ALL_SOURCES
+) -> WeeklyPack:
+    """The pack of `week`; a section whose source is not in `sources` is one line instead."""
     weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, 0, -1)] + [week]
     scope = _scope(marts, week)
     history = _weeks(marts, weeks[0], week)
@@ -365,6 +380,7 @@ def build_weekly(marts: PublishedMarts, week: Period) -> WeeklyPack:
     devices = _device_groups(marts, week)
     html = render(
         "weekly.html",
+        not_configured=section_notes(SECTIONS, sources),
         week=week,
         services_in_scope=len(scope_ids),
         services=_service_rows(

@@ -1,6 +1,7 @@
 {#- The experience metrics of DESIGN §4 for any grouping and period, written once.
     Survey metrics count in the period of responded_at; ticket metrics in the period of
-    resolved_at; the response rate counts responses to the tickets resolved in the period.
+    resolved_at; the response rate counts responses to the tickets resolved in the period;
+    tickets that ended without being resolved count only as canceled, in their closing period.
     `dimensions` are columns present on both tickets and ticket responses. -#}
 {% macro experience_rollup(dimensions, grain, period_column) -%}
 {%- set dims = dimensions | join(', ') -%}
@@ -13,6 +14,16 @@ resolved_tickets as (
         cast({{ dbt.date_trunc(grain, 'resolved_at') }} as date) as {{ period_column }}
     from {{ ref('int_tickets_mapped_to_services') }}
     where resolved_at is not null
+
+),
+
+canceled_tickets as (
+
+    select
+        *,
+        cast({{ dbt.date_trunc(grain, 'canceled_at') }} as date) as {{ period_column }}
+    from {{ ref('int_tickets_mapped_to_services') }}
+    where is_canceled
 
 ),
 
@@ -54,6 +65,17 @@ tickets_by_period as (
 
 ),
 
+canceled_by_period as (
+
+    select
+        {{ dims }},
+        {{ period_column }},
+        count(*) as tickets_canceled
+    from canceled_tickets
+    group by {{ dims }}, {{ period_column }}
+
+),
+
 responses_to_resolved_by_period as (
 
     select
@@ -72,6 +94,8 @@ periods as (
     select {{ dims }}, {{ period_column }} from responses_by_period
     union
     select {{ dims }}, {{ period_column }} from tickets_by_period
+    union
+    select {{ dims }}, {{ period_column }} from canceled_by_period
 
 ),
 
@@ -93,6 +117,7 @@ final as (
         cast(tickets_by_period.mttr_hours as double) as mttr_hours,
         cast(tickets_by_period.sla_attainment as double) as sla_attainment,
         cast(tickets_by_period.reopen_rate as double) as reopen_rate,
+        cast(coalesce(canceled_by_period.tickets_canceled, 0) as bigint) as tickets_canceled,
         cast(coalesce(responses_by_period.responses, 0) < {{ var('min_responses') }} as boolean)
             as low_sample,
         {{ experience_intervals(
@@ -105,6 +130,8 @@ final as (
         on {% for d in dimensions %}periods.{{ d }} = responses_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = responses_by_period.{{ period_column }}
     left join tickets_by_period
         on {% for d in dimensions %}periods.{{ d }} = tickets_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = tickets_by_period.{{ period_column }}
+    left join canceled_by_period
+        on {% for d in dimensions %}periods.{{ d }} = canceled_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = canceled_by_period.{{ period_column }}
     left join responses_to_resolved_by_period
         on {% for d in dimensions %}periods.{{ d }} = responses_to_resolved_by_period.{{ d }} and {% endfor %}periods.{{ period_column }} = responses_to_resolved_by_period.{{ period_column }}
 

@@ -21,9 +21,10 @@ ARRIVAL_HOUR_SD = 2.8
 # Resolution in business hours (business_hours: Mon-Fri 08-17 UTC) is log-normal around the
 # priority's median (organisation.PRIORITIES) with this sigma: "log-normal" MTTR.
 RESOLUTION_SIGMA = 0.85
-# "2-5 % canceled", of incidents only: the marts take a request's closed_at as its resolution
-# whatever its state, so a canceled (Closed Skipped) request would count as resolved.
+# "2-5 % canceled": incidents Canceled (state 8); requests Closed Incomplete or Closed Skipped
+# (4 or 7, half each), which the marts count as canceled, never as resolved.
 CANCELED_INCIDENT_SHARE = 0.03
+UNRESOLVED_REQUEST_SHARE = 0.03
 # "Auto-close 3-7 days after resolution": a whole number of days, uniform in this range.
 AUTO_CLOSE_DAYS = (3, 7)
 # DOMAIN §4: reassignment_count mean ~1.1 with about half never reassigned, a long tail:

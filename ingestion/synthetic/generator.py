@@ -6,6 +6,10 @@ survey responses in the extract of the day they were given, a daily device snaps
 directory snapshot on the first day and every Monday. The reference data (service catalog with
 the dates services join the XM scope, business-service mapping) is written beside it, so the
 scope dates always fall inside the generated timeline.
+
+An organisation that delivers only some sources (`sources`), or runs no proactive surveys, is
+the same organisation with those files left out: everything is drawn as for the complete one,
+so each source it does deliver is identical, file for file, to the complete organisation's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.declared_sources import ALL_SOURCES, parse_sources
 from ingestion.synthetic import calibration as cal
 from ingestion.synthetic import organisation as org
 from ingestion.synthetic.bad_rows import corrupt_landing, save_one_survey_as_windows_1252
@@ -45,6 +50,13 @@ class GeneratorConfig:
     seed: int = 7
     bad_rows: float = 0.0
     response_rate: float = cal.RESPONSE_RATE
+    # The sources whose landing files are written (the organisation's declared sources).
+    sources: tuple[str, ...] = ALL_SOURCES
+    # False: an organisation that runs ticket surveys only (no proactive answers are written).
+    proactive: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", parse_sources(self.sources, "sources"))
 
     def timeline(self) -> tuple[date, date]:
         """(first day, last day); by default the last day is yesterday (UTC)."""
@@ -82,11 +94,15 @@ def _fmt_ts(seconds: np.ndarray, epoch: datetime) -> list[str]:
 
 
 class _Writer:
-    """Writes landing files and counts them."""
+    """Writes the landing files of the organisation's sources and counts them; the files of
+    other sources are drawn all the same and not written."""
 
-    def __init__(self, landing_dir: Path, summary: GenerationSummary) -> None:
+    def __init__(
+        self, landing_dir: Path, summary: GenerationSummary, sources: tuple[str, ...]
+    ) -> None:
         self.landing_dir = landing_dir
         self.summary = summary
+        self.sources = sources
 
     def folder(self, source: str, day: date) -> Path:
         path = self.landing_dir / source / day.isoformat()
@@ -94,17 +110,23 @@ class _Writer:
         return path
 
     def csv(self, source: str, day: date, name: str, frame: pd.DataFrame) -> None:
+        if source not in self.sources:
+            return
         frame.to_csv(self.folder(source, day) / name, index=False, quoting=csv.QUOTE_MINIMAL)
         self.summary.files += 1
         self.summary.rows[source] += len(frame)
 
     def json(self, source: str, day: date, name: str, records: list[dict]) -> None:
+        if source not in self.sources:
+            return
         with (self.folder(source, day) / name).open("w", encoding="utf-8") as handle:
             json.dump({"result": records}, handle)
         self.summary.files += 1
         self.summary.rows[source] += len(records)
 
     def parquet(self, source: str, day: date, name: str, table: pa.Table) -> None:
+        if source not in self.sources:
+            return
         pq.write_table(table, self.folder(source, day) / name)
         self.summary.files += 1
         self.summary.rows[source] += table.num_rows
@@ -127,7 +149,7 @@ def generate(
     first_day, last_day = config.timeline()
     summary = GenerationSummary(first_day=first_day, last_day=last_day)
     rng = np.random.default_rng(config.seed)
-    writer = _Writer(landing_dir, summary)
+    writer = _Writer(landing_dir, summary, config.sources)
     days = [first_day + timedelta(days=i) for i in range(config.days)]
     epoch = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
 
@@ -139,7 +161,12 @@ def generate(
     tickets = _tickets(rng, config, days, employees)
     _write_itsm(writer, tickets, days, epoch)
     responses = _ticket_responses(rng, config, tickets, days)
+    # The requester of a request closed incomplete or skipped is not surveyed: the survey goes
+    # out with the resolution. Left out when written, so every other answer stays as drawn.
+    unresolved = set(tickets.loc[tickets["request_ending"] != "", "number"])
+    responses["written"] = ~responses["ticket_number"].isin(unresolved)
     proactive = _proactive_responses(rng, config, employees, days)
+    proactive["written"] = config.proactive
     _write_surveys(writer, pd.concat([responses, proactive], ignore_index=True), epoch, rng)
     _write_devices(writer, rng, employees, days)
     if config.bad_rows > 0:
@@ -336,6 +363,12 @@ def _tickets(
     frame.loc[device_incident, "caller_idx"] = _device_incident_callers(
         rng.spawn(1)[0], employees, bad_days[day_idx[device_incident]]
     )
+    # Requests that end undelivered, Closed Incomplete or Closed Skipped ("2-5 % canceled"):
+    # from a stream of their own too, spawned after the callers' so that stays the same.
+    endings = rng.spawn(1)[0]
+    ended = is_request & (endings.random(n) < cal.UNRESOLVED_REQUEST_SHARE)
+    how = endings.choice(["closed_incomplete", "closed_skipped"], n)
+    frame["request_ending"] = np.where(ended, how, "")
     caller = frame["caller_idx"].to_numpy()
     at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
     frame["poor_device"] = (employees["model_idx"].to_numpy()[caller] == _SLOW_DISK) | (
@@ -397,7 +430,8 @@ def _ticket_versions(t: pd.DataFrame) -> list[tuple[int, dict]]:
             "made_sla": bool(row.made_sla),
         }
         if row.is_request:
-            versions.append((row.resolved_s, {**done, "_state": "closed_complete"}))
+            state = row.request_ending or "closed_complete"
+            versions.append((row.resolved_s, {**done, "_state": state}))
         else:
             versions.append((row.resolved_s, {**done, "_state": "resolved"}))
             versions.append((row.closed_s, {**done, "_state": "closed"}))
@@ -411,7 +445,10 @@ _STATES = {
     "closed": ("7", None),
     "canceled": ("8", None),
     "closed_complete": (None, "3"),
+    "closed_incomplete": (None, "4"),
+    "closed_skipped": (None, "7"),
 }
+_CLOSING_STATES = ("closed", "canceled", "closed_complete", "closed_incomplete", "closed_skipped")
 
 
 def _write_itsm(writer: _Writer, tickets: pd.DataFrame, days: list[date], epoch: datetime) -> None:
@@ -455,7 +492,7 @@ def _servicenow_record(
     out["closed_at"] = ""
     if state_name in ("resolved", "closed") and not is_request:
         out["resolved_at"] = _ts(resolved[record["sys_id"]], epoch)
-    if state_name in ("closed", "canceled", "closed_complete"):
+    if state_name in _CLOSING_STATES:
         out["closed_at"] = _ts(updated_s, epoch)
     out["made_sla"] = "true" if record.get("made_sla", True) else "false"
     out["reassignment_count"] = str(record["reassignment_count"])
@@ -669,7 +706,10 @@ def _write_surveys(
     )
     day_index = (responses["responded_s"].to_numpy() // SECONDS_PER_DAY).astype(int)
     first = epoch.date()
-    for day_i, part in frame.groupby(day_index, sort=True):
+    # Every answer was drawn (ids, factors, comments); those the organisation does not get are
+    # not written.
+    written = responses["written"].to_numpy(dtype=bool)
+    for day_i, part in frame[written].groupby(day_index[written], sort=True):
         writer.csv("survey", first + timedelta(days=int(day_i)), "responses.csv", part)
 
 

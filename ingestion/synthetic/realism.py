@@ -108,6 +108,14 @@ TARGETS: tuple[Target, ...] = (
     _t("mttr_p3", "MTTR P3 (median business hours)", 9, 18, "1-2 days of 9 h", "hours"),
     _t("mttr_p4", "MTTR P4 (median business hours)", 18, 36, "2-4 days of 9 h", "hours"),
     _t("canceled", "Incidents canceled", 0.02, 0.05, "2-5 %", "share"),
+    _t(
+        "requests_unresolved",
+        "Requests closed incomplete or skipped",
+        0.02,
+        0.05,
+        "2-5 % canceled",
+        "share",
+    ),
     _t("auto_close_days", "Auto-close after resolution (median days)", 3, 7, "3-7 days"),
     _t("sla_missed", "SLA missed (§4)", 0.05, 0.15, "5-15 %", "share"),
     _t("reassignment_mean", "Reassignments per ticket (§4)", 0.9, 1.3, "mean ~1.1"),
@@ -259,7 +267,14 @@ def _tickets(con: duckdb.DuckDBPyConnection, reference_dir: Path, days: list[dat
     storm = {d for d, on in zip(days, storm_days(days), strict=True) if on}
     in_storm = (tickets["service_id"] == org.STORM_SERVICE) & opened_day.isin(storm)
     tickets["ordinary"] = ~in_storm & (tickets["service_id"] != org.WATERMELON_SERVICE)
-    tickets["canceled"] = tickets["state"].isin(["8", "Canceled", "Cancelled"])
+    # Ended without being resolved: incidents Canceled (8); request items, on the task states,
+    # Closed Incomplete (4) or Closed Skipped (7).
+    state = tickets["state"].astype(str).str.strip()
+    tickets["canceled"] = np.where(
+        tickets["is_request"],
+        state.isin(["4", "7", "Closed Incomplete", "Closed Skipped"]),
+        state.isin(["8", "Canceled", "Cancelled"]),
+    )
     return tickets
 
 
@@ -318,6 +333,7 @@ def _resolution(tickets: pd.DataFrame) -> dict[str, float | None]:
     delay_days = (closed["closed_at"] - closed["resolved_at"]).dt.total_seconds() / 86_400
     values["auto_close_days"] = float(delay_days.median()) if len(delay_days) else None
     values["canceled"] = _share(incidents["canceled"])
+    values["requests_unresolved"] = _share(tickets.loc[tickets["is_request"], "canceled"])
     values["sla_missed"] = _share(ordinary["made_sla"] == False)  # noqa: E712 (nullable)
     return values
 

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtProject, dbt_assets
 
+from ingestion.declared_sources import record_warehouse_sources, warehouse_built_with
 from orchestration.partitions import extract_dates_loaded_since, extract_window_vars
 from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir, XmoDbtCliResource
@@ -106,11 +107,17 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         context.log.info(f"dbt build with vars {dbt_vars}, extract window {window or 'new dates'}")
         # dbt unit tests check the model code, not the data: `make test` runs them
         # (tests/integration/test_pipeline.py), every run of the pipeline need not.
-        invocation = dbt.cli_for_window(
-            ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"],
-            window,
-            context,
-        )
+        args = ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"]
+        built_with = warehouse_built_with(settings.warehouse_sources_marker)
+        if built_with != settings.sources:
+            # A source declared or dropped since the last build: the incremental models hold
+            # rows of the old set (or lack the new source's history), so rebuild them whole.
+            context.log.info(
+                f"sources changed from {', '.join(built_with) or 'unknown'} to "
+                f"{', '.join(settings.sources)}: full refresh"
+            )
+            args.append("--full-refresh")
+        invocation = dbt.cli_for_window(args, window, context)
         events: list[Any] = []
         selected = len(context.selected_asset_keys)
         for event in invocation.stream():
@@ -124,6 +131,9 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         yield from _with_table_metadata(context, events, tables, xmo)
         error = invocation.get_error()
         if error is None:
+            # Only a build of every incremental model has rebuilt them with these sources.
+            if incremental <= set(context.selected_asset_keys):
+                record_warehouse_sources(settings.warehouse_sources_marker, settings.sources)
             return
         if WAREHOUSE_LOCKED in str(error):
             raise error  # transient: TRANSIENT_RETRY runs the step again

@@ -7,7 +7,13 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.errors import LandingFileError
-from ingestion.loader import LoadProgress, PartitionLoad, load_partitions
+from ingestion.loader import (
+    ClearedSource,
+    LoadProgress,
+    PartitionLoad,
+    clear_source,
+    load_partitions,
+)
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY
@@ -123,6 +129,17 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
     def _load(context: dg.AssetExecutionContext, xmo: XmoDataDir) -> Iterator[dg.MaterializeResult]:
         dates = [date.fromisoformat(key) for key in context.partition_keys]
         settings = xmo.settings_from_environment()
+        if source.name not in settings.sources:
+            cleared = clear_source(
+                settings.warehouse_path,
+                source,
+                settings.raw_parquet_dir if settings.writes_raw_parquet else None,
+            )
+            context.log.info(_not_configured(cleared))
+            xmo.refresh_spark_catalog()
+            for key, metadata in _not_configured_metadata(cleared).items():
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            return
         loads: list[PartitionLoad] = []
         # Running totals every 15 s and the dates with quarantined rows, not a line per date:
         # each line is an event Dagster writes (730 of them in a year's refresh).
@@ -153,7 +170,31 @@ def build_raw_asset(source: Source, partitions_def: dg.PartitionsDefinition) -> 
         yield dg.MaterializeResult(asset_key=raw_key, metadata=_metadata(loads))
         yield dg.MaterializeResult(asset_key=quarantine_key, metadata=_quarantine_metadata(loads))
 
+    def _not_configured_metadata(cleared: ClearedSource) -> dict[dg.AssetKey, dict]:
+        note = dg.MetadataValue.text(_not_configured(cleared))
+        return {
+            raw_key: {
+                "dagster/row_count": dg.MetadataValue.int(0),
+                "configured": dg.MetadataValue.bool(False),
+                "note": note,
+            },
+            quarantine_key: {"dagster/row_count": dg.MetadataValue.int(0), "note": note},
+        }
+
     return _load
+
+
+def _not_configured(cleared: ClearedSource) -> str:
+    emptied = (
+        f"; emptied {cleared.rows} rows, {cleared.quarantined} quarantined rows and "
+        f"{cleared.extracts} extracts loaded while it was declared"
+        if cleared.rows or cleared.quarantined or cleared.extracts
+        else ""
+    )
+    return (
+        f"{cleared.source}: not configured (not in XMO_SOURCES / sources.yml): nothing loaded, "
+        f"its raw table stays empty{emptied}"
+    )
 
 
 def build_raw_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -52,10 +52,10 @@ def _pack_asset(
     def _pack(
         context: dg.AssetExecutionContext, config: PackConfig, xmo: XmoDataDir
     ) -> dg.MaterializeResult:
-        settings = xmo.settings
+        settings = xmo.settings_from_environment()
         try:
             period = parse(config.period) if config.period else None
-            pack = write(settings.reporting_path, settings.reports_dir, period)
+            pack = write(settings.reporting_path, settings.reports_dir, period, settings.sources)
         except (PeriodError, ReportError) as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(f"{key.path[-1]} {pack.period.label}: {pack.path}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ingestion.declared_sources import ALL_SOURCES
 from quality.config import GateConfig
 from quality.rules import Rule, UniqueKey, quoted
 from quality.validation import (
@@ -71,6 +72,8 @@ class GateContext:
     run_date: date  # the run's last partition: freshness is judged against it
     partitions: tuple[date, ...]  # the run's partitions (raw gates)
     config: GateConfig
+    # The sources the organisation declares: a gate never fails for the absence of another.
+    sources: tuple[str, ...] = ALL_SOURCES
     db: Warehouse = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +87,10 @@ class GateContext:
     def window(self) -> list[date]:
         return [min(self.partitions), max(self.partitions)]
 
+    def not_declared(self, sources: Iterable[str]) -> list[str]:
+        """Those of `sources` the organisation does not declare, in a stable order."""
+        return sorted(set(sources) - set(self.sources))
+
 
 @dataclass
 class GateOutcome:
@@ -93,6 +100,12 @@ class GateOutcome:
     validations: list[ValidationOutcome] = field(default_factory=list)
     skipped: str | None = None
     notes: dict[str, object] = field(default_factory=dict)
+    # One line for a person: why a gate was not judged, or what its failure means.
+    summary: str | None = None
+
+    @property
+    def description(self) -> str | None:
+        return self.summary or self.skipped
 
     @property
     def failures(self) -> list[FailedExpectation]:
@@ -217,4 +230,14 @@ def sample_sql(check: Checked, relation: str, where: str = "TRUE", by: str | Non
     return (
         f"SELECT DISTINCT {quoted(check.column)} AS v FROM {relation} "
         f"WHERE ({where}) AND ({check.violation_sql}) ORDER BY 1 LIMIT {SAMPLE_SIZE}"
+    )
+
+
+def not_configured(gate: str, sources: Sequence[str], consequence: str) -> GateOutcome:
+    """The verdict of a gate whose table needs a source the organisation does not declare: said,
+    with the reason, never failed (ingestion/declared_sources.py)."""
+    return GateOutcome(
+        gate,
+        skipped=f"{', '.join(sources)}: not configured (XMO_SOURCES / sources.yml) — {consequence}",
+        notes={"not_configured": list(sources)},
     )

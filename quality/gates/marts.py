@@ -1,5 +1,9 @@
 """Gates on the published marts: their spec, their totals against staging, their freshness.
 
+A mart that needs a source the organisation does not declare is published empty: its gates
+check its columns and say why it is empty, and those that could only fail for the absence
+(freshness, volume) are not judged.
+
 Every question is answered in the database (rule violations counted, totals summed, the newest
 period found); GX judges the answers. No mart is read into pandas.
 """
@@ -14,12 +18,14 @@ from quality.gates.common import (
     count_violations,
     judge_violations,
     missing_columns,
+    not_configured,
     sample_sql,
     validate,
 )
+from quality.gates.raw import arrival_expectations, arrival_summary, arrivals
 from quality.rules import UniqueKey, mart_rules, quoted
 from quality.specs import ROWS, STAGING_TOTALS, MartSpec
-from quality.validation import expect_between, expect_not_null
+from quality.validation import expect_between
 
 
 def relation(spec: MartSpec) -> str:
@@ -53,7 +59,7 @@ def mart_schema(ctx: GateContext, spec: MartSpec) -> GateOutcome:
             lambda check: [r[0] for r in ctx.db.rows(sample_sql(check, table))],
         )
     )
-    return outcome
+    return empty_by_design(ctx, spec, outcome)
 
 
 def _total_column(column: str) -> str:
@@ -83,19 +89,40 @@ def mart_reconciliation(ctx: GateContext, spec: MartSpec) -> GateOutcome:
     outcome = GateOutcome(gate, [validate(ctx, summary, gate, expectations)])
     outcome.notes["staging_totals"] = totals
     outcome.notes["mart_totals"] = mart_totals
-    return outcome
+    return empty_by_design(ctx, spec, outcome)
 
 
 def mart_freshness(ctx: GateContext, spec: MartSpec) -> GateOutcome:
-    """The newest period is at most freshness_days[table] before the run's date."""
+    """The mart is as fresh as the extracts it was built from: the newest delivered extract of
+    every declared source it reads is at most extract_lag_days[source] behind the run's date.
+
+    Not its newest row: a month without proactive answers, or a department without devices, is
+    no staleness when the source delivered its extracts.
+    """
     gate = f"{spec.table}_is_fresh"
-    days = ctx.config.freshness_days[spec.table]
-    latest = ctx.db.scalar(
-        f"SELECT CAST(max({quoted(spec.freshness_column or '')}) AS DATE) FROM {relation(spec)}"
+    missing = ctx.not_declared(spec.needs)
+    if missing:
+        return not_configured(gate, missing, "the mart is published empty")
+    arrived = arrivals(ctx, sorted(spec.sources & set(ctx.sources)))
+    outcome = GateOutcome(gate, [validate(ctx, arrived, gate, arrival_expectations())])
+    outcome.summary = arrival_summary(arrived, f"the run's date {ctx.run_date}")
+    outcome.notes.update(
+        built_from={r.source: r.newest_extract for r in arrived.itertuples()},
+        run_date=str(ctx.run_date),
+        max_lag_days={r.source: int(r.max_lag_days) for r in arrived.itertuples()},
     )
-    lag = None if latest is None else (ctx.run_date - latest).days
-    summary = pd.DataFrame({"latest": [str(latest)], "lag_days": [lag]})
-    expectations = [expect_not_null("lag_days"), expect_between("lag_days", max_value=days)]
-    outcome = GateOutcome(gate, [validate(ctx, summary, gate, expectations)])
-    outcome.notes.update(latest=str(latest), run_date=str(ctx.run_date), max_lag_days=days)
+    if unused := ctx.not_declared(spec.uses):
+        outcome.notes["not_configured"] = unused
+    return outcome
+
+
+def empty_by_design(ctx: GateContext, spec: MartSpec, outcome: GateOutcome) -> GateOutcome:
+    """Say so on a gate of a mart that is empty because a source it needs is not declared."""
+    missing = ctx.not_declared(spec.needs)
+    if missing:
+        outcome.notes["not_configured"] = missing
+        outcome.summary = (
+            f"{', '.join(missing)}: not configured (XMO_SOURCES / sources.yml) — the mart is "
+            "published empty, with its columns"
+        )
     return outcome

@@ -8,111 +8,22 @@ one step and re-execute it from the failure. The failure sensor's alert is check
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
-from orchestration.instance import ensure_dagster_home
-from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
+from orchestration.settings import PROJECT_SEEDS_DIR, Settings
+from tests.e2e.dagster_server import RUN_TIMEOUT_S, Dagster, serving
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent
 START = date(2026, 3, 2)
 DAYS = 3
-RUN_TIMEOUT_S = 600
-
-
-@dataclass
-class Dagster:
-    url: str
-    settings: Settings
-    logs: Path
-    location: str = ""
-    repository: str = ""
-
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
-        assert "errors" not in answer, answer["errors"]
-        return answer["data"]
-
-    def wait_for_run(self, run_id: str) -> str:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            status = self.graphql(
-                "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                {"id": run_id},
-            )["runOrError"]["status"]
-            if status in ("SUCCESS", "FAILURE", "CANCELED"):
-                return status
-            time.sleep(2)
-        raise AssertionError(f"run {run_id} still not finished; logs in {self.logs}")
-
-    def selector(self, job: str) -> dict[str, str]:
-        return {
-            "repositoryLocationName": self.location,
-            "repositoryName": self.repository,
-            "jobName": job,
-        }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, processes: list[subprocess.Popen], logs: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        for process in processes:
-            if process.poll() is not None:
-                # CI keeps only the test report, so the cause goes into the message.
-                name = Path(process.args[0]).name.removeprefix("dagster-")
-                tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
-                raise AssertionError(f"{process.args[0]} exited; its log ends:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(1)
-    raise AssertionError(f"the webserver did not come up; see {logs}")
-
-
-def _wait_for_code_location(server: Dagster) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        entries = server.graphql(
-            """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-                 locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-        )["workspaceOrError"]["locationEntries"]
-        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-            errors = [e["locationOrLoadError"] for e in entries]
-            assert all(e["__typename"] == "RepositoryLocation" for e in errors), errors
-            return
-        time.sleep(1)
-    raise AssertionError(f"the code location did not load; see {server.logs}")
 
 
 @pytest.fixture(scope="module")
@@ -123,58 +34,10 @@ def dagster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster]:
         settings.landing_dir,
         settings.reference_dir,
         PROJECT_SEEDS_DIR,
-        # 400 employees: every day's extract then holds proactive answers (about 5 a day); on a
-        # day without one, proactive_experience_monthly stays empty and its freshness gate
-        # fails the run (at 200 employees a day is left without one about once in 25 draws).
         GeneratorConfig(employees=400, days=DAYS, start=START, seed=11),
     )
-    home = ensure_dagster_home(settings)
-    env = {
-        **os.environ,
-        "XMO_DATA_DIR": str(settings.data_dir),
-        "DAGSTER_HOME": str(home),
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env["XMO_UI_URL"] = url
-    logs = root / "logs"
-    logs.mkdir()
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    commands = {
-        "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)],
-        "daemon": [str(BIN / "dagster-daemon"), "run"],
-    }
-    processes = []
-    for name, command in commands.items():
-        log = (logs / f"{name}.log").open("w")
-        processes.append(
-            subprocess.Popen(
-                [*command, "-w", workspace],
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    try:
-        _wait_until_up(url, processes, logs)
-        server = Dagster(url=url, settings=settings, logs=logs)
-        _wait_for_code_location(server)
-        repository = server.graphql(
-            "{ repositoriesOrError { ... on RepositoryConnection "
-            "{ nodes { name location { name } } } } }"
-        )["repositoriesOrError"]["nodes"][0]
-        server.location, server.repository = repository["location"]["name"], repository["name"]
+    with serving(root, settings) as server:
         yield server
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 LAUNCH = """
@@ -226,7 +89,8 @@ def run_details(dagster: Dagster, run_id: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def first_run(dagster: Dagster) -> dict[str, Any]:
-    run_id = launch_partition(dagster, START + timedelta(days=1))
+    # The first day: it holds the week's directory snapshot, which every later day builds on.
+    run_id = launch_partition(dagster, START)
     status = dagster.wait_for_run(run_id)
     assert status == "SUCCESS", f"run {run_id} {status}; logs in {dagster.logs}"
     return {"id": run_id, **run_details(dagster, run_id)}
@@ -250,7 +114,7 @@ def test_a_partition_launched_over_graphql_materializes_everything_and_publishes
         counts = {e["label"]: e.get("intValue") for e in materialized[key]["metadataEntries"]}
         assert counts["dagster/row_count"] > 0, key
     tags = {t["key"]: t["value"] for t in first_run["tags"]}
-    assert tags["dagster/partition"] == (START + timedelta(days=1)).isoformat()
+    assert tags["dagster/partition"] == START.isoformat()
     assert dagster.settings.reporting_path.exists()
 
 

@@ -147,7 +147,7 @@ def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
     # Every GX gate ran and passed (the dbt tests are checks too, on top of these).
     gates = {spec.name for check in build_gate_checks() for spec in check.check_specs}
     assert gates <= {name.split(":")[1] for name in summary.checks_passed}
-    assert len(gates) == 56  # 45 on the marts, 11 on the raw sources
+    assert len(gates) == 60  # 48 on the marts, 12 on the raw sources
     tables = query(
         settings.reporting_path,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
@@ -319,9 +319,9 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(pipeline_run):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    # Sixteen unit tests, all passed (dbt also counts the on-run-start hook among the passes).
-    assert "16 unit tests" in result.stdout, result.stdout[-2000:]
-    assert "PASS=17 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
+    # Eighteen unit tests, all passed (dbt also counts the on-run-start hook among the passes).
+    assert "18 unit tests" in result.stdout, result.stdout[-2000:]
+    assert "PASS=19 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
 
 
 def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path):

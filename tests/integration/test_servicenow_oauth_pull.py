@@ -81,11 +81,18 @@ def test_an_oauth_pull_lands_the_current_tickets_and_the_run_publishes_them(
         )
     )
     assert staged == {number: r["state"] for number, r in current.items()}
+    # Resolved: a resolution time (a request's closing time), unless the ticket ended without
+    # being resolved (an incident Canceled, a request Closed Incomplete or Skipped).
+    canceled = {
+        number
+        for number, r in current.items()
+        if r["state"] in (("4", "7") if r["sys_class_name"] == "sc_req_item" else ("8",))
+    }
     resolved = {
         number
         for number, r in current.items()
         if r.get("resolved_at") or (r["sys_class_name"] == "sc_req_item" and r.get("closed_at"))
-    }
+    } - canceled
     published = {
         number
         for (number,) in query(
@@ -93,3 +100,4 @@ def test_an_oauth_pull_lands_the_current_tickets_and_the_run_publishes_them(
         )
     }
     assert resolved and resolved <= published
+    assert canceled and not canceled & published

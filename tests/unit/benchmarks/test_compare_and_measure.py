@@ -15,12 +15,12 @@ from benchmarks.report import targets, write_markdown
 
 ROWS = """
     SELECT * FROM (VALUES
-        ('SVC01', DATE '2026-01-05', 12, 50.0, 10.0, 2.0, 30, 0.4, 5.5, 0.9, 0.1, false),
-        ('SVC01', DATE '2026-01-12', 3, NULL, NULL, NULL, 20, 0.15, 7.0, 1.0, 0.0, true),
-        ('SVC02', DATE '2026-01-05', 9, -20.0, 25.0, 3.75, 15, 0.6, 12.25, 0.8, 0.2, false)
+        ('SVC01', DATE '2026-01-05', 12, 50.0, 10.0, 2.0, 30, 0.4, 5.5, 0.9, 0.1, 1, false),
+        ('SVC01', DATE '2026-01-12', 3, NULL, NULL, NULL, 20, 0.15, 7.0, 1.0, 0.0, 0, true),
+        ('SVC02', DATE '2026-01-05', 9, -20.0, 25.0, 3.75, 15, 0.6, 12.25, 0.8, 0.2, 2, false)
     ) AS t(service_id, week_start, responses, happiness_score, avg_lost_time_minutes,
            total_lost_hours, tickets_resolved, response_rate, mttr_hours, sla_attainment,
-           reopen_rate, low_sample)
+           reopen_rate, tickets_canceled, low_sample)
 """
 
 

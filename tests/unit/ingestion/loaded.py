@@ -33,3 +33,14 @@ def load_summary(loads) -> list[tuple]:
         )
         for load in loads
     ]
+
+
+def extract_log(warehouse: Path, source: str | None = None) -> list[tuple]:
+    """raw.extract_loads without the load time: (source, extract_date, files, read, loaded,
+    quarantined), sorted."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "SELECT * EXCLUDE (loaded_at) FROM raw.extract_loads "
+            "WHERE $source IS NULL OR source = $source ORDER BY ALL",
+            {"source": source},
+        ).fetchall()

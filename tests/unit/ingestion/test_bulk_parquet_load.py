@@ -17,7 +17,7 @@ from ingestion import loader
 from ingestion.errors import LandingFileError
 from ingestion.loader import load_partition, load_partitions
 from ingestion.sources import SOURCES
-from tests.unit.ingestion.loaded import load_summary, loaded_tables
+from tests.unit.ingestion.loaded import extract_log, load_summary, loaded_tables
 
 FIRST = date(2026, 3, 9)
 DAYS = [FIRST + timedelta(days=i) for i in range(4)]
@@ -66,6 +66,13 @@ def test_a_chunk_of_days_loads_exactly_what_day_by_day_loads(tmp_path, landing, 
     assert loaded_tables(tmp_path / "chunked.duckdb", "device") == loaded_tables(
         tmp_path / "by_day.duckdb", "device"
     )
+    assert extract_log(tmp_path / "chunked.duckdb") == extract_log(tmp_path / "by_day.duckdb")
+    assert [row[1:] for row in extract_log(tmp_path / "chunked.duckdb")] == [
+        (DAYS[0], 1, 3, 3, 0),
+        (DAYS[1], 1, 3, 2, 1),
+        (DAYS[2], 1, 4, 3, 1),
+        (DAYS[3], 1, 3, 3, 0),
+    ]
     raw, quarantine = loaded_tables(tmp_path / "chunked.duckdb", "device")
     assert len(raw) == 12 - 1
     reasons = sorted(row[4] for row in quarantine)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ingestion.declared_sources import ALL_SOURCES
 from ingestion.loader import extract_dates, load_partitions
 from ingestion.sources import SOURCES
 from ingestion.synthetic import organisation as org
@@ -32,6 +33,8 @@ SMALL = GeneratorConfig(employees=150, days=21, start=date(2026, 2, 2), seed=11)
 # demo's size (in memory, well under a second): at 600 employees x 60 days about 60 people use
 # the slow-disk model and raise some 15 hardware tickets between them.
 DEMO_SIZED = GeneratorConfig(start=date(2026, 2, 2))
+# Enough requests (about 2,400) to measure a share of 3 % within half a point.
+DEMO_SIZED_SHORT = GeneratorConfig(employees=2_000, days=90, start=date(2026, 2, 2))
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -255,3 +258,61 @@ def test_employees_on_the_slow_disk_model_report_more_lost_time(demo_sized):
     # Lost time is heavy-tailed (a few answers carry most of it), so one sample's mean swings by
     # a quarter; the typical answer is what a poor device must lift.
     assert _typical(minutes[slow]) >= 1.15 * _typical(minutes[~slow])
+
+
+@pytest.mark.parametrize(
+    ("sources", "proactive"),
+    [(("itsm",), True), (("itsm", "survey", "directory"), True), (ALL_SOURCES, False)],
+)
+def test_an_organisation_with_fewer_sources_is_the_complete_one_with_files_left_out(
+    tmp_path, sources, proactive
+):
+    from dataclasses import replace
+
+    _generate(tmp_path / "all")
+    _generate(tmp_path / "some", replace(SMALL, sources=sources, proactive=proactive))
+    complete, some = _digest(tmp_path / "all"), _digest(tmp_path / "some")
+    # Every file of a delivered source is the complete organisation's, byte for byte ...
+    written = {Path(name).parts[1] for name in some if name.startswith("landing")}
+    assert written == set(sources)
+    unchanged = {
+        name: digest
+        for name, digest in complete.items()
+        if not name.startswith("landing") or Path(name).parts[1] in written
+    }
+    if proactive:
+        assert some == unchanged
+        return
+    # ... except, without proactive surveys, the survey files lose their proactive answers.
+    assert {n: d for n, d in some.items() if "/survey/" not in n} == {
+        n: d for n, d in unchanged.items() if "/survey/" not in n
+    }
+    surveys = {
+        root: pd.concat(
+            pd.read_csv(p) for p in sorted((tmp_path / root).glob("landing/survey/*/*"))
+        )
+        for root in ("all", "some")
+    }
+    ticket_answers = surveys["all"][surveys["all"]["survey_type"] == "ticket"]
+    assert (surveys["some"]["survey_type"] == "ticket").all()
+    pd.testing.assert_frame_equal(
+        surveys["some"].reset_index(drop=True),
+        ticket_answers.reset_index(drop=True),
+        check_dtype=False,  # a column without NaN reads as another string dtype
+    )
+
+
+def test_requests_end_incomplete_or_skipped_without_a_survey(tmp_path):
+    _generate(tmp_path, DEMO_SIZED_SHORT)
+    latest: dict[str, dict] = {}
+    for path in sorted((tmp_path / "landing" / "itsm").glob("*/sc_req_item.json")):
+        for record in json.loads(path.read_text())["result"]:
+            latest[record["number"]] = record
+    closed = [r for r in latest.values() if r["closed_at"]]
+    states = pd.Series([r["state"] for r in closed]).value_counts(normalize=True)
+    # "2-5 % canceled": about 3 %, half Closed Incomplete (4), half Closed Skipped (7).
+    assert 0.02 <= states.get("4", 0) + states.get("7", 0) <= 0.045
+    assert states.get("4", 0) > 0.005 and states.get("7", 0) > 0.005
+    unresolved = {r["number"] for r in closed if r["state"] in ("4", "7")}
+    answers = pd.concat(pd.read_csv(p) for p in (tmp_path / "landing" / "survey").glob("*/*.csv"))
+    assert not set(answers["ticket_number"].dropna()) & unresolved

@@ -35,7 +35,20 @@ def test_complete_when_every_daily_source_delivered_and_settled(tmp_path):
     deliver_daily_sources(tmp_path)
     status = landing_status(tmp_path, DAY, time.time(), SETTLE)
     assert status.complete and status.files == 3
-    assert status.reason == "3 files from every daily source"
+    assert status.reason == "3 files from every declared daily source"
+
+
+def test_an_organisation_without_devices_is_complete_with_tickets_and_surveys(tmp_path):
+    deliver(tmp_path, "survey", "responses.csv")
+    deliver(tmp_path, "itsm", "incident.json")
+    assert not landing_status(tmp_path, DAY, time.time(), SETTLE).complete  # all four declared
+    status = landing_status(tmp_path, DAY, time.time(), SETTLE, ("itsm", "survey"))
+    assert status.complete and status.files == 2
+    # A stray file of a source the organisation does not declare is never loaded: it neither
+    # holds the date back nor changes its fingerprint (no re-run for it).
+    deliver(tmp_path, "device", "devices.parquet", age_s=1)
+    again = landing_status(tmp_path, DAY, time.time(), SETTLE, ("itsm", "survey"))
+    assert again.complete and again.fingerprint == status.fingerprint
 
 
 def test_a_missing_daily_source_holds_the_date_back_and_is_named(tmp_path):

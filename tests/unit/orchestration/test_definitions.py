@@ -115,6 +115,11 @@ def test_every_published_mart_and_raw_source_is_gated_by_blocking_gx_checks(grap
         "raw_device_snapshots_is_fresh",
         "raw_device_snapshots_volume_holds_against_previous_runs",
     }
+    # Every source's extracts must arrive, the weekly directory's too; every mart built from a
+    # source is as fresh as its extracts (the catalog alone has no extracts to be late).
+    assert "raw_directory_employees_is_fresh" in gx_checks["raw/directory_employees"]
+    fresh = {t for t in MARTS if f"{t}_is_fresh" in gx_checks[f"marts/{t}"]}
+    assert fresh == set(MARTS) - {"dim_service"}
 
 
 def test_dbt_tests_are_asset_checks_too(graph):

@@ -14,6 +14,7 @@ from typing import ClassVar
 import dagster as dg
 import pytest
 
+from ingestion.declared_sources import write_sources_file
 from orchestration.alerts import RunAlert, deliver, describe_failed_run
 from orchestration.schedules import FINGERPRINT_TAG, LOADED_MARKER_KEY, build_daily_schedule
 from orchestration.sensors import build_failure_alert_sensor, build_landing_sensor
@@ -135,6 +136,26 @@ def test_the_landing_sensor_ignores_today_and_days_loaded_before_it_was_switched
     assert not result.run_requests
     # The loaded day is remembered with its files: a later re-delivery still starts a run.
     assert list(json.loads(result.cursor)) == [YESTERDAY.isoformat()]
+
+
+def test_the_landing_sensor_waits_only_for_the_sources_the_organisation_declares(
+    settings, job, instance
+):
+    sensor = build_landing_sensor(job, settings)
+    land(settings, YESTERDAY, sources=("survey", "itsm"))
+    waiting = evaluate(sensor, instance, None)
+    assert f"{YESTERDAY}: no files yet from device" in waiting.skip_reason.skip_message
+    # The organisation has no device tool: once it says so, the day is complete. The running
+    # sensor reads the declaration again each tick; no reload of the definitions is needed.
+    write_sources_file(settings.sources_file, ["itsm", "survey"])
+    started = evaluate(sensor, instance, waiting.cursor)
+    assert [r.partition_key for r in started.run_requests] == [YESTERDAY.isoformat()]
+    # ... and the daily schedule fingerprints the same declared files, so it does not run the
+    # day the sensor already ran.
+    schedule = build_daily_schedule(job, settings)
+    tick = datetime.combine(YESTERDAY + timedelta(days=1), datetime.min.time(), UTC)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+    assert schedule(context).tags[FINGERPRINT_TAG] == started.run_requests[0].tags[FINGERPRINT_TAG]
 
 
 class _Webhook(BaseHTTPRequestHandler):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.declared_sources import write_sources_file
 from ingestion.warehouse import connect
 from orchestration.settings import (
     DBT_PROJECT_DIR,
@@ -22,6 +23,38 @@ def test_defaults_put_everything_under_the_project_data_dir():
     assert settings.warehouse_path == PROJECT_ROOT / "data" / "warehouse" / "xmo.duckdb"
     assert settings.reporting_path == PROJECT_ROOT / "data" / "reporting" / "xmo_reporting.duckdb"
     assert settings.dagster_home == PROJECT_ROOT / "data" / "dagster_home"
+
+
+def test_every_source_is_declared_unless_the_organisation_says_otherwise(tmp_path):
+    data_dir = tmp_path / "data"
+    settings = Settings.from_env({"XMO_DATA_DIR": str(data_dir)})
+    assert settings.sources == ("survey", "itsm", "directory", "device")
+    assert settings.undeclared_sources == () and settings.daily_sources == (
+        "survey",
+        "itsm",
+        "device",
+    )
+    # The data dir's sources.yml declares them; names in any order and case.
+    write_sources_file(data_dir / "sources.yml", ["ITSM", " survey"])
+    settings = Settings.from_env({"XMO_DATA_DIR": str(data_dir)})
+    assert settings.sources == ("survey", "itsm")
+    assert settings.undeclared_sources == ("directory", "device")
+    assert settings.daily_sources == ("survey", "itsm")
+    # XMO_SOURCES takes precedence over the file.
+    env = {"XMO_DATA_DIR": str(data_dir), "XMO_SOURCES": "itsm, directory device"}
+    assert Settings.from_env(env).sources == ("itsm", "directory", "device")
+
+
+def test_a_sources_declaration_that_cannot_be_used_says_what_to_write(tmp_path):
+    with pytest.raises(SettingsError, match=r"itsm is required .* e\.g\. itsm,survey"):
+        Settings.from_env({"XMO_SOURCES": "survey"})
+    with pytest.raises(SettingsError, match=r"unknown source\(s\) telemetry; use survey, itsm"):
+        Settings.from_env({"XMO_SOURCES": "itsm telemetry"})
+    (tmp_path / "sources.yml").write_text("sources: itsm\n")
+    with pytest.raises(
+        SettingsError, match=r"sources\.yml: expected `sources:` followed by a list"
+    ):
+        Settings.from_env({"XMO_DATA_DIR": str(tmp_path)})
 
 
 def test_a_relative_data_dir_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
@@ -91,6 +124,8 @@ def test_automation_and_thresholds_come_from_the_environment():
         ("XMO_DUCKDB_MEMORY_LIMIT", "lots"),
         ("XMO_DBT_TARGET", "spark_http"),
         ("XMO_SPARK_WAREHOUSE_DIR", "relative/warehouse"),
+        ("XMO_SOURCES", "itsm,telemetry"),
+        ("XMO_SOURCES", "survey,device"),
     ],
 )
 def test_a_bad_setting_is_named_in_a_clear_error(name, value):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import duckdb
 import pytest
 
 from ingestion.contracts import raw_table_ddl
+from ingestion.loader import ensure_raw_tables
 from ingestion.sources import SOURCES
 from orchestration.checks import Gate, run_gates
 from quality.config import load_gate_config
@@ -27,6 +29,7 @@ from quality.gates import (
     raw_volume,
     weekly_happiness_distribution,
 )
+from quality.gates.history import weekday_volumes
 from quality.specs import MARTS, MartSpec
 
 RUN_DATE = date(2026, 3, 31)
@@ -35,12 +38,16 @@ WEEKLY = MARTS["service_experience_weekly"]
 
 
 def make_warehouse(path: Path, weeks: int = 14, week_score: float = 70.0) -> None:
-    """A warehouse with the staging totals and a consistent weekly mart: 2 services x weeks."""
+    """A warehouse with the staging totals and a consistent weekly mart: 2 services x weeks,
+    and every source's extracts delivered daily up to the run's date."""
+    ensure_raw_tables(path)
+    deliver(path, {source: RUN_DATE for source in SOURCES})
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA staging; CREATE SCHEMA marts")
     con.execute(
         "CREATE TABLE intermediate.int_tickets_mapped_to_services AS "
-        f"SELECT TIMESTAMP '2026-01-01' AS resolved_at FROM range({weeks * 2 * 10})"
+        f"SELECT TIMESTAMP '2026-01-01' AS resolved_at, false AS is_canceled "
+        f"FROM range({weeks * 2 * 10})"
     )
     con.execute(
         "CREATE TABLE staging.stg_survey__responses AS "
@@ -52,12 +59,27 @@ def make_warehouse(path: Path, weeks: int = 14, week_score: float = 70.0) -> Non
             6::BIGINT AS responses, {week_score}::DOUBLE AS happiness_score,
             30.0 AS avg_lost_time_minutes, 3.0 AS total_lost_hours, 10::BIGINT AS tickets_resolved,
             0.6 AS response_rate, 12.0 AS mttr_hours, 0.9 AS sla_attainment,
-            0.02 AS reopen_rate, false AS low_sample,
+            0.02 AS reopen_rate, 0::BIGINT AS tickets_canceled, false AS low_sample,
             {week_score} - 20.0 AS happiness_ci_low,
             least({week_score} + 20.0, 100.0) AS happiness_ci_high,
             20.0 AS lost_time_ci_low, 40.0 AS lost_time_ci_high
         FROM range({weeks}) t(w), (VALUES ('SVC01'), ('SVC02')) s(service_id)
     """)
+    con.close()
+
+
+def deliver(path: Path, newest: dict[str, date | None], days: int = 20) -> None:
+    """The extract log of `days` daily extracts of each source up to its newest (None: never
+    delivered), replacing what was there."""
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM raw.extract_loads")
+    for source, last in newest.items():
+        if last is not None:
+            con.execute(
+                "INSERT INTO raw.extract_loads SELECT $source, $last - INTERVAL (d) DAY, 1, 10, "
+                "10, 0, now() FROM range($days) t(d)",
+                {"source": source, "last": last, "days": days},
+            )
     con.close()
 
 
@@ -160,12 +182,14 @@ def test_nan_counts_as_missing_in_a_float_column_as_it_did_in_pandas(ctx):
     ]
 
 
-def test_stale_data_fails_the_freshness_gate(ctx):
+def test_a_mart_whose_sources_stopped_delivering_is_stale(ctx):
     stale = replace(ctx, run_date=RUN_DATE + timedelta(days=30))
     outcome = mart_freshness(stale, WEEKLY)
     assert not outcome.passed
-    assert outcome.notes["latest"] == "2026-03-30"
-    assert outcome.failures[0].sample == [31]  # days behind the run's partition
+    assert outcome.notes["built_from"] == {"itsm": "2026-03-31", "survey": "2026-03-31"}
+    # 30 days behind the run's partition, 28 more than the 2 allowed, for both sources.
+    assert outcome.failures[0].sample == [28, 28]
+    assert "itsm is late: its newest extract is 2026-03-31, 30 days" in outcome.summary
 
 
 def test_a_volume_collapse_fails_against_the_previous_run(ctx):
@@ -215,10 +239,11 @@ def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -
     ctx.db.close()
     con = duckdb.connect(str(ctx.database_path))
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute("""CREATE TABLE raw.device_snapshots (device_id VARCHAR, employee_id VARCHAR,
-        snapshot_date DATE, device_type VARCHAR, model VARCHAR, os_version VARCHAR,
-        boot_duration_s DOUBLE, logon_duration_s DOUBLE, app_crashes BIGINT, app_freezes BIGINT,
-        system_crashes BIGINT, cpu_saturation_pct DOUBLE, memory_saturation_pct DOUBLE,
+    con.execute("""CREATE OR REPLACE TABLE raw.device_snapshots (device_id VARCHAR,
+        employee_id VARCHAR, snapshot_date DATE, device_type VARCHAR, model VARCHAR,
+        os_version VARCHAR, boot_duration_s DOUBLE, logon_duration_s DOUBLE,
+        app_crashes BIGINT, app_freezes BIGINT, system_crashes BIGINT,
+        cpu_saturation_pct DOUBLE, memory_saturation_pct DOUBLE,
         disk_free_pct DOUBLE, battery_health_pct DOUBLE, network_latency_ms DOUBLE,
         _extract_date DATE, _source_file VARCHAR, _source_line BIGINT, _loaded_at TIMESTAMP)""")
     for day, rows in daily_rows.items():
@@ -258,7 +283,7 @@ def test_raw_extracts_are_validated_against_their_contract_in_the_database(ctx):
 def test_versions_of_a_ticket_in_one_minute_pass_and_an_identical_copy_fails(ctx):
     ctx.db.close()
     con = duckdb.connect(str(ctx.database_path))
-    con.execute("CREATE SCHEMA raw")
+    con.execute("DROP TABLE raw.itsm_tickets")
     con.execute(raw_table_ddl(SOURCES["itsm"].contract, "raw"))
     # Two updates of INC1 within one minute (an event-log export): versions, as the loader
     # keeps them (the contract's key is sys_id, sys_updated_on).
@@ -298,13 +323,154 @@ def test_a_raw_extract_without_any_event_date_fails_freshness(ctx):
     assert [f.expectation for f in outcome.failures] == ["expect_column_values_to_not_be_null"]
 
 
-def test_a_collapsed_raw_extract_fails_against_the_median_of_the_previous(ctx):
-    days = [RUN_DATE - timedelta(days=i) for i in range(10)]
-    make_raw(ctx, {d: (1000 if d < RUN_DATE else 50) for d in days})
+def test_a_collapsed_raw_extract_fails_against_the_median_of_its_weekday(ctx):
+    days = [RUN_DATE - timedelta(days=i) for i in range(29)]  # four earlier Tuesdays
+    make_raw(ctx, {d: (1000 if d < RUN_DATE else 100) for d in days})
     run = replace(ctx, partitions=tuple(sorted(days)))
     outcome = raw_volume(run, "device")
     assert not outcome.passed
-    assert outcome.failures[0].sample == [150]  # 200 expected at least, 50 came
+    assert outcome.failures[0].sample == [100]  # 200 expected at least, 100 came (10 %)
+    assert outcome.summary == "2026-03-31: 100 rows, under 200 (20% of its weekday's median 1000)"
+
+
+def business_days(last: date, weeks: int, weekday: int, weekend: int) -> dict[date, int]:
+    """Rows per extract: `weekday` on Monday to Friday, `weekend` on Saturday and Sunday."""
+    days = [last - timedelta(days=i) for i in range(7 * weeks)]
+    return {d: weekend if d.weekday() >= 5 else weekday for d in days}
+
+
+def test_a_quiet_sunday_is_judged_against_sundays_not_against_the_week(ctx):
+    # Answers arrive on business days: a Sunday holds a tenth of a weekday. Against the median
+    # of the previous 28 days (20 weekdays, 8 weekend days) it fell under the floor every week.
+    sunday = RUN_DATE + timedelta(days=5)
+    counts = business_days(sunday, weeks=5, weekday=1000, weekend=100)
+    make_raw(ctx, counts)
+    run = replace(ctx, run_date=sunday, partitions=tuple(sorted(counts)))
+    outcome = raw_volume(run, "device")
+    assert outcome.passed and outcome.notes["judged"] == 14  # 5 weeks, the first 3 too early
+    # ... and a Sunday that collapses to a tenth of its usual still fails.
+    collapsed = {**counts, sunday: 10}
+    run.db.close()
+    make_raw(ctx, collapsed)
+    shutil.rmtree(ctx.history_dir)  # the same history as before, not the one just recorded
+    outcome = raw_volume(replace(run), "device")
+    assert not outcome.passed and outcome.summary.startswith(f"{sunday}: 10 rows, under 20 ")
+
+
+def test_a_weekday_with_few_earlier_extracts_or_a_small_reference_is_not_judged():
+    config = load_gate_config()
+    # Three Mondays of 40 rows (under the 50-row minimum), a first Tuesday with no history.
+    mondays = {date(2026, 3, 2) + timedelta(weeks=i): 40 for i in range(3)}
+    verdicts = weekday_volumes(mondays, {date(2026, 3, 23): 0, date(2026, 3, 24): 0}, config)
+    assert verdicts.judged == []
+    assert verdicts.too_small == [date(2026, 3, 23)]
+    assert verdicts.too_early == [date(2026, 3, 24)]
+    # The reference is the median of the previous four of the weekday, not of all five.
+    history = {
+        date(2026, 3, 2) + timedelta(weeks=i): n for i, n in enumerate([1, 90, 100, 110, 120])
+    }
+    [(day, rows, reference, floor)] = weekday_volumes(
+        history, {date(2026, 4, 6): 40}, config
+    ).judged
+    assert (day, rows, reference, floor) == (date(2026, 4, 6), 40, 105.0, 21)
+
+
+def test_a_late_source_fails_its_freshness_gate_and_those_of_the_marts_built_from_it(ctx):
+    ctx.db.close()
+    deliver(
+        ctx.database_path,
+        {
+            "survey": RUN_DATE,
+            "itsm": RUN_DATE,
+            "device": RUN_DATE - timedelta(days=4),
+            "directory": RUN_DATE - timedelta(days=6),
+        },
+    )
+    raw = raw_freshness(ctx, "device")
+    assert not raw.passed
+    assert raw.summary == (
+        "device is late: its newest extract is 2026-03-27, 4 days before the run's date "
+        "2026-03-31 (allowed: 2)"
+    )
+    assert not mart_freshness(ctx, MARTS["device_experience_weekly"]).passed
+    # The marts not built from devices are as fresh as their own sources; the weekly directory
+    # snapshot, six days old, is not late.
+    assert mart_freshness(ctx, WEEKLY).passed
+    assert raw_freshness(ctx, "directory").passed
+    # Two days behind is within the allowance (a quiet weekend of a pulled source).
+    ctx.db.close()
+    deliver(ctx.database_path, {"device": RUN_DATE - timedelta(days=2)})
+    assert raw_freshness(ctx, "device").passed
+
+
+def test_a_declared_source_that_never_delivered_fails_saying_what_to_change(ctx):
+    ctx.db.close()
+    deliver(ctx.database_path, {"survey": RUN_DATE, "itsm": RUN_DATE, "device": None})
+    outcome = raw_freshness(ctx, "device")
+    assert not outcome.passed
+    assert outcome.summary == (
+        "device: declared but none of its extracts has been loaded: deliver them to "
+        "landing/device/<YYYY-MM-DD>/ and run those dates, or leave device out of "
+        "XMO_SOURCES / sources.yml if the organisation has no such data"
+    )
+    assert not mart_freshness(ctx, MARTS["device_experience_weekly"]).passed
+
+
+def _column_type(column: str) -> str:
+    if column == "low_sample":
+        return "BOOLEAN"
+    if column in ("department", "model", "topic"):
+        return "VARCHAR"
+    return "DATE" if column.endswith("_start") else "DOUBLE"
+
+
+def empty_mart(ctx: GateContext, spec: MartSpec) -> None:
+    """The mart with its spec's columns and no rows, as dbt publishes one without its source."""
+    columns = ", ".join(f"{c} {_column_type(c)}" for c in spec.columns())
+    execute(ctx, f"CREATE OR REPLACE TABLE marts.{spec.table} ({columns})")
+
+
+def test_an_empty_mart_of_a_fresh_source_passes_its_gates(ctx):
+    # No proactive answer at all: the mart has no rows, and nothing in it is stale.
+    proactive = MARTS["proactive_experience_monthly"]
+    empty_mart(ctx, proactive)
+    execute(ctx, "CREATE TABLE staging.stg_survey__responses_p AS SELECT 1")
+    for gate in (mart_schema, mart_freshness, mart_reconciliation, mart_volume, mart_volume):
+        outcome = gate(replace(ctx, run_date=RUN_DATE), proactive)
+        assert outcome.passed, (outcome.gate, [f.describe() for f in outcome.failures])
+
+
+def test_an_undeclared_source_fails_no_gate_and_each_gate_says_why(ctx):
+    tickets_and_surveys = replace(ctx, sources=("survey", "itsm"))
+    ctx.db.close()
+    deliver(ctx.database_path, {"survey": RUN_DATE, "itsm": RUN_DATE})
+    device_mart = MARTS["device_experience_weekly"]
+    empty_mart(ctx, device_mart)
+    execute(ctx, "CREATE TABLE intermediate.int_device_days_scored (device_id VARCHAR)")
+    for outcome in (
+        raw_schema(tickets_and_surveys, "device"),
+        raw_volume(tickets_and_surveys, "device"),
+        raw_freshness(tickets_and_surveys, "device"),
+        mart_freshness(tickets_and_surveys, device_mart),
+        mart_volume(tickets_and_surveys, device_mart),
+    ):
+        assert outcome.passed and outcome.skipped.startswith(
+            "device: not configured (XMO_SOURCES / sources.yml) — "
+        ), (outcome.gate, outcome.skipped)
+    # The empty mart's columns are still checked, and the verdict says why it is empty.
+    for gate in (mart_schema, mart_reconciliation):
+        outcome = gate(tickets_and_surveys, device_mart)
+        assert outcome.passed and not outcome.skipped and outcome.evaluated
+        assert outcome.summary.startswith("device: not configured") and outcome.summary.endswith(
+            "the mart is published empty, with its columns"
+        )
+    # A mart that only uses the directory is judged on what is declared; without surveys there
+    # is no happiness to watch.
+    assert mart_freshness(tickets_and_surveys, WEEKLY).passed
+    tickets_only = replace(ctx, sources=("itsm",))
+    assert weekly_happiness_distribution(tickets_only, WEEKLY).skipped.startswith(
+        "survey: not configured"
+    )
 
 
 def test_a_gate_that_raises_is_a_failed_check_and_one_connection_serves_the_step(ctx, monkeypatch):

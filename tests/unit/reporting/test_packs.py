@@ -308,3 +308,29 @@ def test_packs_published_before_the_journey_marts_say_they_need_a_newer_publish(
 def test_a_template_naming_a_figure_that_was_not_computed_fails_instead_of_printing_nothing():
     with pytest.raises(jinja2.UndefinedError, match="services_in_scope"):
         render("monthly.html", month=MONTH)
+
+
+def test_a_section_whose_source_is_not_configured_is_one_line_and_no_chart(reporting_path):
+    with PublishedMarts(reporting_path) as marts:
+        tickets_only = build_weekly(marts, WEEK, ("itsm",)).html
+        tickets_only_month = build_monthly(marts, MONTH, ("itsm",)).html
+    lines = [p for p in paragraphs(tickets_only, "note") if p.startswith("Not configured:")]
+    # Services, issues, watermelons, response rates and changes need answers; devices, DEX.
+    assert len(lines) == 6
+    assert lines[-2] == (
+        "Not configured: this organisation delivers no device data (XMO_SOURCES / "
+        "sources.yml), so there is no device experience to show."
+    )
+    assert "<svg" not in tickets_only and "<table" not in tickets_only
+    # The monthly pack keeps its ticket indicators and says which it leaves out.
+    assert "Not configured: this organisation delivers no device data" in tickets_only_month
+    assert (
+        "Not shown: Happiness, Lost time / answer — this organisation delivers no survey answers"
+        in tickets_only_month
+    )
+    scorecard = tickets_only_month.split("<h2>XLA scorecard</h2>")[1].split("</section>")[0]
+    assert "<th>SLA met</th>" in scorecard and "<th>Happiness</th>" not in scorecard
+    assert "Models by lost hours" not in tickets_only_month
+    with PublishedMarts(reporting_path) as marts:
+        complete = build_monthly(marts, MONTH).html
+    assert "Not configured" not in complete and "Not shown" not in complete

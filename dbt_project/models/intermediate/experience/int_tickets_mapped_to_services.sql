@@ -18,36 +18,58 @@ channel_mapping as (
 
 ),
 
+-- A ticket that ended without being resolved: an incident Canceled (state 8), a request item
+-- Closed Incomplete (4) or Closed Skipped (7). Request items use the task states, where 7 is
+-- skipped; an incident's 7 is Closed, after its resolution (docs/sources.md, state codes).
+ended as (
+
+    select
+        *,
+        coalesce(
+            (ticket_table = 'incident' and trim(state) = '8')
+            or (ticket_table = 'sc_req_item' and trim(state) in ('4', '7')),
+            false
+        ) as is_canceled
+    from tickets
+
+),
+
 mapped as (
 
     select
-        tickets.ticket_id,
-        tickets.ticket_number,
-        tickets.ticket_type,
+        ended.ticket_id,
+        ended.ticket_number,
+        ended.ticket_type,
         -- Tickets whose business service the catalog does not know are kept and counted
         -- under `unmapped`, never dropped.
         coalesce(business_service_mapping.service_id, 'unmapped') as service_id,
-        tickets.business_service,
-        tickets.opened_at,
-        -- DESIGN §4: resolved_at, or closed_at where the table has none (sc_req_item).
+        ended.business_service,
+        ended.opened_at,
+        -- DESIGN §4: resolved_at, or closed_at where the table has none (sc_req_item); a
+        -- canceled ticket is not resolved, whatever its times say.
         case
-            when tickets.ticket_table = 'sc_req_item'
-                then coalesce(tickets.resolved_at, tickets.closed_at)
-            else tickets.resolved_at
+            when ended.is_canceled then null
+            when ended.ticket_table = 'sc_req_item'
+                then coalesce(ended.resolved_at, ended.closed_at)
+            else ended.resolved_at
         end as resolved_at,
-        tickets.priority,
-        tickets.contact_type,
+        ended.is_canceled,
+        -- Counted in the period it was closed (its last update where an export lacks closed_at).
+        case when ended.is_canceled then coalesce(ended.closed_at, ended.updated_at) end
+            as canceled_at,
+        ended.priority,
+        ended.contact_type,
         coalesce(channel_mapping.channel, 'other') as channel,
-        coalesce(tickets.made_sla, false) as made_sla,
-        coalesce(tickets.reopen_count, 0) > 0 as is_reopened,
-        coalesce(tickets.reassignment_count, 0) as reassignment_count,
-        tickets.category,
-        tickets.caller_key
-    from tickets
+        coalesce(ended.made_sla, false) as made_sla,
+        coalesce(ended.reopen_count, 0) > 0 as is_reopened,
+        coalesce(ended.reassignment_count, 0) as reassignment_count,
+        ended.category,
+        ended.caller_key
+    from ended
     left join business_service_mapping
-        on lower(trim(tickets.business_service)) = lower(trim(business_service_mapping.business_service))
+        on lower(trim(ended.business_service)) = lower(trim(business_service_mapping.business_service))
     left join channel_mapping
-        on lower(trim(tickets.contact_type)) = lower(trim(channel_mapping.contact_type))
+        on lower(trim(ended.contact_type)) = lower(trim(channel_mapping.contact_type))
 
 ),
 
