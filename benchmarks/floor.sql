@@ -17,7 +17,7 @@ WITH files AS (
         '{landing}/itsm/*/*.json',
         columns = {'result': 'STRUCT(
             "number" VARCHAR, sys_id VARCHAR, sys_class_name VARCHAR, business_service JSON,
-            contact_type VARCHAR, opened_at VARCHAR, resolved_at VARCHAR, closed_at VARCHAR,
+            assignment_group JSON, contact_type VARCHAR, opened_at VARCHAR, resolved_at VARCHAR, closed_at VARCHAR,
             sys_updated_on VARCHAR, state VARCHAR, made_sla VARCHAR, reopen_count VARCHAR)[]'},
         filename = true
     )
@@ -28,6 +28,8 @@ SELECT
     r.sys_class_name AS sys_class_name,
     coalesce(r.business_service ->> 'display_value', r.business_service ->> '$')
         AS business_service,
+    coalesce(r.assignment_group ->> 'display_value', r.assignment_group ->> '$')
+        AS assignment_group,
     r.contact_type AS contact_type,
     nullif(r.opened_at, '')::TIMESTAMP AS opened_at,
     nullif(r.resolved_at, '')::TIMESTAMP AS resolved_at,
@@ -42,6 +44,34 @@ SELECT
     regexp_extract(filename, '(\d{4}-\d{2}-\d{2})', 1)::DATE AS extract_date
 FROM files;
 
+-- A ticket's service: the first matching rule by precedence, the business-service mapping
+-- first (0), then the organisation's rules (the generated ones name assignment groups, with
+-- exact values).
+CREATE TEMP TABLE rules AS
+SELECT 0 AS precedence, 'business_service' AS field, lower(trim(business_service)) AS rule_key,
+    service_id
+FROM read_csv('{reference}/business_service_mapping.csv', all_varchar = true)
+UNION ALL
+SELECT precedence::INTEGER, lower(trim(field)), lower(trim(value)), service_id
+FROM read_csv('{reference}/service_mapping_rules.csv', all_varchar = true)
+WHERE nullif(trim(service_id), '') IS NOT NULL;
+
+CREATE TEMP TABLE latest_tickets AS
+SELECT * FROM ticket_records
+QUALIFY row_number() OVER (PARTITION BY number ORDER BY sys_updated_on DESC, extract_date DESC) = 1;
+
+CREATE TEMP TABLE ticket_services AS
+WITH fields AS (
+    SELECT number, 'business_service' AS field, lower(trim(business_service)) AS field_key
+    FROM latest_tickets
+    UNION ALL
+    SELECT number, 'assignment_group', lower(trim(assignment_group)) FROM latest_tickets
+)
+SELECT fields.number, arg_min(rules.service_id, rules.precedence) AS service_id
+FROM fields JOIN rules ON fields.field = rules.field AND fields.field_key = rules.rule_key
+WHERE fields.field_key <> ''
+GROUP BY fields.number;
+
 CREATE TEMP TABLE tickets AS
 SELECT
     t.sys_id AS ticket_id,
@@ -53,11 +83,8 @@ SELECT
     t.opened_at,
     t.made_sla,
     t.is_reopened
-FROM ticket_records AS t
-LEFT JOIN read_csv('{reference}/business_service_mapping.csv') AS m
-    ON lower(trim(t.business_service)) = lower(trim(m.business_service))
-QUALIFY row_number() OVER (
-    PARTITION BY t.number ORDER BY t.sys_updated_on DESC, t.extract_date DESC) = 1;
+FROM latest_tickets AS t
+LEFT JOIN ticket_services AS m ON t.number = m.number;
 
 CREATE TEMP TABLE ticket_responses AS
 WITH responses AS (

@@ -43,6 +43,7 @@ def _tickets(landing: Path, reference: Path) -> pd.DataFrame:
                 "ticket_number": r["number"],
                 "table": r["sys_class_name"].lower(),
                 "business_service": _field(r["business_service"], "display_value"),
+                "assignment_group": _field(r["assignment_group"], "display_value"),
                 "opened_at": r["opened_at"],
                 "resolved_at": r["resolved_at"] or None,
                 "closed_at": r["closed_at"] or None,
@@ -58,10 +59,31 @@ def _tickets(landing: Path, reference: Path) -> pd.DataFrame:
     for column in ("opened_at", "resolved_at", "closed_at", "updated_at"):
         t[column] = pd.to_datetime(t[column])
     t = t.sort_values(["updated_at", "extract_date"]).drop_duplicates("ticket_number", keep="last")
-    mapping = pd.read_csv(reference / "business_service_mapping.csv")
-    mapping["key"] = mapping["business_service"].str.strip().str.lower()
-    t["key"] = t["business_service"].str.strip().str.lower()
-    t = t.merge(mapping[["key", "service_id"]], on="key", how="left")
+    # The first matching rule by precedence: the business-service mapping (0), then the
+    # organisation's rules (the generated ones: exact assignment groups).
+    mapping = pd.read_csv(reference / "business_service_mapping.csv", dtype=str)
+    rules = pd.read_csv(reference / "service_mapping_rules.csv", dtype=str).dropna(
+        subset=["service_id"]
+    )
+    rules = pd.concat(
+        [
+            mapping.assign(
+                precedence=0, field="business_service", value=mapping["business_service"]
+            ),
+            rules.assign(precedence=rules["precedence"].astype(int)),
+        ]
+    )
+    rules["field"] = rules["field"].str.strip().str.lower()
+    rules["key"] = rules["value"].str.strip().str.lower()
+    fields = pd.concat(
+        t[["ticket_number", field]]
+        .rename(columns={field: "key"})
+        .assign(field=field, key=lambda f: f["key"].str.strip().str.lower())
+        for field in ("business_service", "assignment_group")
+    )
+    matched = fields[fields["key"] != ""].merge(rules, on=["field", "key"])
+    first = matched.sort_values("precedence").drop_duplicates("ticket_number")
+    t = t.merge(first[["ticket_number", "service_id"]], on="ticket_number", how="left")
     t["service_id"] = t["service_id"].fillna("unmapped")
     is_request = t["table"] == "sc_req_item"
     t.loc[is_request, "resolved_at"] = t.loc[is_request, "resolved_at"].fillna(

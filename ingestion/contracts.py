@@ -39,6 +39,9 @@ class Field:
     # Timestamps may not lie more than a day after the end of the extract day: a clock that far
     # ahead is a broken export, not an early event.
     not_future: bool = False
+    # An employee id or free text: kept in the working warehouse only, pseudonymised or dropped
+    # on the way to the marts, and never shown as evidence of a broken rule.
+    personal: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -77,6 +80,11 @@ class Contract:
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def personal_fields(self) -> frozenset[str]:
+        """Employee ids and free text (Field.personal)."""
+        return frozenset(f.name for f in self.fields if f.personal)
 
 
 def _text(name: str) -> str:

@@ -13,8 +13,6 @@ data dir's `sources.yml`, else all four.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -84,22 +82,3 @@ def write_sources_file(path: Path, sources: Iterable[str]) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-def warehouse_built_with(marker: Path) -> tuple[str, ...]:
-    """The sources the warehouse was last built with; a warehouse older than the marker was
-    built with all four (the only organisation there was)."""
-    if not marker.is_file():
-        return ALL_SOURCES
-    try:
-        return parse_sources(json.loads(marker.read_text(encoding="utf-8")), str(marker))
-    except (ValueError, TypeError):
-        return ()  # unreadable: unknown, so different from any declaration
-
-
-def record_warehouse_sources(marker: Path, sources: Iterable[str]) -> None:
-    """Remember what a successful build was built with (replaced atomically)."""
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    staged = marker.with_name(f".{marker.name}.tmp")
-    staged.write_text(json.dumps(list(sources)), encoding="utf-8")
-    os.replace(staged, marker)

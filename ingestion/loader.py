@@ -154,8 +154,10 @@ def _create_extract_loads(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) -> None:
+def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) -> set[str]:
+    """Create what is missing; returns the raw tables that gained a column."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    widened = set()
     for source in sources:
         con.execute(raw_table_ddl(source.contract, RAW_SCHEMA))
         con.execute(quarantine_table_ddl(source.contract, RAW_SCHEMA))
@@ -163,7 +165,9 @@ def _create_tables(con: duckdb.DuckDBPyConnection, sources: Iterable[Source]) ->
         # NULL in the partitions loaded before it.
         for statement in added_columns_ddl(con, source.contract, RAW_SCHEMA):
             con.execute(statement)
+            widened.add(source.contract.table)
     _create_extract_loads(con)
+    return widened
 
 
 def _record_extract_loads(
@@ -608,11 +612,14 @@ def load_partitions(
     mapping = mapping_for(source.name, mappings_dir)
     con = connect(warehouse_path)
     try:
-        _create_tables(con, [source])
-        if parquet_dir is not None and not (parquet_dir / source.contract.table).is_dir():
+        widened = _create_tables(con, [source])
+        table = source.contract.table
+        if parquet_dir is not None and (table in widened or not (parquet_dir / table).is_dir()):
             # The first load on the Parquet side (a data dir switched to Spark): the days
-            # loaded before must be there too, or Spark would build on the new days alone.
-            write_table(con, parquet_dir, source.contract.table)
+            # loaded before must be there too, or Spark would build on the new days alone. A
+            # table that gained a column is written again whole: Spark takes a table's columns
+            # from one of its files, and every file must have them all.
+            write_table(con, parquet_dir, table)
         dates = list(dates)
         files = {d: source.files_in(landing_folder(landing_dir, source.name, d)) for d in dates}
         for chunk, shape in _bulk_chunks(con, source, dates, files, mapping):

@@ -23,8 +23,9 @@ from ingestion.contracts import Contract, quote_identifier
 from ingestion.mapping import SourceMapping
 
 # Reference fields whose human-readable name is what downstream models join on (the service
-# catalog maps business_service names, not sys_ids). Every other field takes the raw `value`.
-DISPLAY_VALUE_FIELDS = frozenset({"business_service", "assignment_group", "location"})
+# mapping rules name business services, assignment groups and configuration items, not their
+# sys_ids). Every other field takes the raw `value` (a category's choice value).
+DISPLAY_VALUE_FIELDS = frozenset({"business_service", "assignment_group", "location", "cmdb_ci"})
 _FILES_TABLE = "_xmo_json_files"
 
 

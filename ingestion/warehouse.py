@@ -26,7 +26,12 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # The working warehouse holds employee ids and survey comments: its folder (and with
+        # it the write-ahead log beside the file) is its owner's alone.
+        os.chmod(path.parent, 0o700)
     con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        os.chmod(path, 0o600)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET memory_limit = $limit", {"limit": memory_limit()})
     return con

@@ -27,6 +27,7 @@ from quality.gates import (
     raw_freshness,
     raw_schema,
     raw_volume,
+    unmapped_share,
     weekly_happiness_distribution,
 )
 from quality.specs import MARTS, RAW_EVENT_COLUMNS, MartSpec
@@ -66,7 +67,7 @@ def gate_context(context: dg.AssetCheckExecutionContext, xmo: XmoDataDir) -> Gat
         quality_dir=settings.quality_dir,
         run_date=last,
         partitions=partitions,
-        config=load_gate_config(settings.quality_dir / "gates.yml"),
+        config=load_gate_config(settings.gates_path),
         sources=settings.sources,
     )
 
@@ -236,6 +237,17 @@ def _mart_gates(spec: MartSpec) -> list[Gate]:
                 "GX: the newest extract of every declared source the mart is built from ("
                 + ", ".join(sorted(spec.sources))
                 + ") is recent relative to the run partition.",
+            )
+        )
+    if spec.table == "fct_ticket_experience":
+        gates.append(
+            Gate(
+                mart,
+                "fct_ticket_experience_unmapped_share_within_limit",
+                "coverage",
+                on_mart(unmapped_share),
+                "GX: at most unmapped_share_max of the newest week's resolved tickets map to no "
+                "service (no mapping rule matched them).",
             )
         )
     if spec.table == "service_experience_weekly":

@@ -27,6 +27,7 @@ from ingestion.declared_sources import (
 from ingestion.loader import extract_dates
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from ingestion.synthetic.realism import format_report, measure_landing
+from orchestration.partitions import FULL_REFRESH_TAG
 from orchestration.settings import PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings, SettingsError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
@@ -99,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--partition", type=_date, metavar="YYYY-MM-DD")
     which.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD")
     run.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every dbt model from raw (after a change of pseudonym key)",
+    )
 
     pull = sub.add_parser("pull", help="pull changed records from a source system into landing/")
     pull.add_argument("system", choices=["servicenow", "happysignals", "nexthink"])
@@ -123,6 +129,27 @@ def _parser() -> argparse.ArgumentParser:
     weekly.add_argument("--week", metavar="YYYY-Www", help="default: the last complete week")
     monthly = kind.add_parser("monthly", help="the monthly XMO session pack")
     monthly.add_argument("--month", metavar="YYYY-MM", help="default: the last complete month")
+
+    key = sub.add_parser("key", help="the installation's secret pseudonym key")
+    key_action = key.add_subparsers(dest="action", required=True)
+    key_action.add_parser(
+        "rotate",
+        help="replace the key (the old one is destroyed) and rebuild every pseudonym from raw",
+    )
+
+    services = sub.add_parser("services", help="the mapping of tickets to services")
+    action = services.add_subparsers(dest="action", required=True)
+    suggest = action.add_parser(
+        "suggest",
+        help="draft mapping rules from the warehouse's tickets: business services, assignment "
+        "groups and categories by volume, each with an empty service_id to fill in",
+    )
+    suggest.add_argument("--days", type=int, default=90, help="tickets opened in the last DAYS")
+    suggest.add_argument(
+        "--out",
+        type=Path,
+        help="default: $XMO_DATA_DIR/drafts/service_mapping_rules.csv",
+    )
 
     sub.add_parser("dev", help="the Dagster UI on 127.0.0.1:3000 over the same definitions")
     return parser
@@ -276,6 +303,23 @@ def not_configured_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def unmapped_line(settings: Settings) -> str | None:
+    """How many of the newest week's resolved tickets no mapping rule gave a service."""
+    from quality.config import load_gate_config
+    from quality.gates.marts import describe_unmapped
+    from reporting.marts import PublishedMarts
+
+    with PublishedMarts(settings.reporting_path) as marts:
+        week = marts.newest_resolved_week()
+        if week is None:
+            return None
+        resolved, unmapped = marts.unmapped_in_week(week)
+    limit = load_gate_config(settings.gates_path).unmapped_share_max
+    return "Unmapped: " + describe_unmapped(
+        unmapped / resolved, resolved, f"the week of {week}", limit
+    )
+
+
 def _mart_rows(settings: Settings) -> dict[str, int]:
     if not settings.reporting_path.exists():
         return {}
@@ -293,8 +337,9 @@ def _mart_rows(settings: Settings) -> dict[str, int]:
         con.close()
 
 
-def execute_pipeline(settings: Settings, dates: list[date]) -> Any:
-    """One Dagster run of the pipeline job over `dates`, on the persistent instance."""
+def execute_pipeline(settings: Settings, dates: list[date], full_refresh: bool = False) -> Any:
+    """One Dagster run of the pipeline job over `dates`, on the persistent instance; with
+    `full_refresh`, every dbt model is rebuilt from raw."""
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
@@ -309,6 +354,7 @@ def execute_pipeline(settings: Settings, dates: list[date]) -> Any:
         ASSET_PARTITION_RANGE_START_TAG: dates[0].isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: dates[-1].isoformat(),
         "xmo/launched_by": "xmo run",
+        **({FULL_REFRESH_TAG: "true"} if full_refresh else {}),
     }
     # INFO keeps the per-partition counts and dbt's progress, without Dagster's DEBUG events.
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -319,11 +365,16 @@ def execute_pipeline(settings: Settings, dates: list[date]) -> Any:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     dates = _run_dates(args, settings)
+    return run_and_report(settings, dates, args.full_refresh)
+
+
+def run_and_report(settings: Settings, dates: list[date], full_refresh: bool = False) -> int:
+    """Run the pipeline over `dates` and print what a person needs: published or not, why."""
     print(
         f"Running {len(dates)} partition(s) {dates[0]} .. {dates[-1]} "
-        f"(data dir {settings.data_dir})"
+        f"(data dir {settings.data_dir}){', rebuilding every model' if full_refresh else ''}"
     )
-    result = execute_pipeline(settings, dates)
+    result = execute_pipeline(settings, dates, full_refresh)
     summary = summarize(result)
     print()
     print(f"Run {result.run_id}: {'succeeded' if summary.success else 'FAILED'}")
@@ -347,6 +398,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("Published marts (rows):")
         for mart, rows in _mart_rows(settings).items():
             print(f"  marts.{mart:<30} {rows:>10,}")
+        if line := unmapped_line(settings):
+            print(line)
     else:
         print("Nothing was published: the reporting database keeps its previous version.")
     print(f"Warehouse:  {settings.warehouse_path}")
@@ -502,6 +555,62 @@ def pull_nexthink(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_key(args: argparse.Namespace, settings: Settings) -> int:
+    """`xmo key rotate`: a new key, the old one destroyed, every pseudonym rebuilt from raw."""
+    from ingestion.pseudonym_key import PseudonymKeyError, rotate_key
+
+    try:
+        everything = argparse.Namespace(all=True, partition=None, date_from=None, date_to=None)
+        dates = _run_dates(everything, settings)
+    except UsageError:
+        dates = []  # nothing landed yet: nothing to rebuild
+    try:
+        rotate_key(settings.data_dir)
+    except PseudonymKeyError as exc:
+        raise UsageError(str(exc)) from None
+    print(
+        f"New pseudonym key in {settings.pseudonym_key_path} (the old one is destroyed: back "
+        "this one up, losing it changes every pseudonym)"
+    )
+    if not dates:
+        print("Nothing loaded yet: the next `xmo run` uses the new key.")
+        return EXIT_OK
+    code = run_and_report(settings, dates, full_refresh=True)
+    if code != EXIT_OK:
+        print("Not rebuilt yet: `xmo run --all --full-refresh` publishes with the new key.")
+    return code
+
+
+def cmd_services(args: argparse.Namespace, settings: Settings) -> int:
+    """`xmo services suggest`: a draft of mapping rules from the warehouse's tickets."""
+    from ingestion.service_mapping import NoTicketsError, draft_rules, write_draft
+
+    if args.days < 1:
+        raise UsageError("--days must be at least 1")
+    try:
+        draft = draft_rules(settings.models_path, args.days)
+    except NoTicketsError as exc:
+        raise UsageError(str(exc)) from None
+    path = write_draft(draft, args.out or settings.draft_rules_path)
+    print(
+        f"Draft of {len(draft.rules)} mapping rules from {draft.tickets:,} tickets opened "
+        f"{draft.first_opened:%Y-%m-%d} .. {draft.last_opened:%Y-%m-%d}: {path}"
+    )
+    for name in ("business_service", "assignment_group", "category"):
+        values = [r for r in draft.rules if r.field == name]
+        if values:
+            top = min(10, len(values))
+            print(
+                f"  {name:<17} {len(values):>5} values; the {top} biggest hold "
+                f"{draft.coverage(name, top):.0%} of the tickets"
+            )
+    print(
+        "Fill in service_id on the rows you want (leave the others empty or delete them), "
+        f"then save it as {settings.reference_dir / 'service_mapping_rules.csv'} and run again."
+    )
+    return EXIT_OK
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.instance import ensure_dagster_home
 
@@ -527,6 +636,8 @@ COMMANDS = {
     "run": cmd_run,
     "pull": cmd_pull,
     "report": cmd_report,
+    "services": cmd_services,
+    "key": cmd_key,
     "dev": cmd_dev,
 }
 

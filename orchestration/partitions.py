@@ -17,6 +17,9 @@ def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
 
 
 PARTITION_TAG = "dagster/partition"
+# A run tagged so rebuilds every dbt model from raw (`xmo run --full-refresh`; the UI: add the
+# tag when launching): after a change of pseudonym key, the one way to a warehouse of one key.
+FULL_REFRESH_TAG = "xmo/full_refresh"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 

@@ -97,9 +97,12 @@ class XmoDbtCliResource(DbtCliResource):
         args: Sequence[str],
         window: Mapping[str, str],
         context: dg.AssetExecutionContext,
+        secrets: Mapping[str, str] | None = None,
     ) -> DbtCliInvocation:
-        """`dbt <args>` for the extract dates of `window` (all new ones when it is empty)."""
-        with _window_in_environment(window):
+        """`dbt <args>` for the extract dates of `window` (all new ones when it is empty), with
+        `secrets` (the pseudonym key) in the dbt process's environment only."""
+        window_env = {WINDOW_ENVIRONMENT[key]: value for key, value in window.items()}
+        with _in_environment({**window_env, **(secrets or {})}, [*WINDOW_ENVIRONMENT.values()]):
             return self.cli(list(args), context=context, raise_on_error=False)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> bool:
@@ -131,15 +134,16 @@ class XmoDbtCliResource(DbtCliResource):
 
 
 @contextmanager
-def _window_in_environment(window: Mapping[str, str]) -> Iterator[None]:
-    """The window's variables in os.environ (and no stale ones when it is empty); restored after.
+def _in_environment(variables: Mapping[str, str], cleared: Sequence[str]) -> Iterator[None]:
+    """`variables` in os.environ (and none of `cleared` left over from before) while dbt is
+    started; restored after, so a secret stays only in the dbt process's environment.
 
     dagster-dbt starts dbt with a copy of this process's environment, and a run's steps execute
     one at a time in this process (the in-process executor), so nothing else sees the change.
     """
-    names = list(WINDOW_ENVIRONMENT.values())
+    names = list(dict.fromkeys([*cleared, *variables]))
     saved = {name: os.environ.pop(name, None) for name in names}
-    os.environ.update({WINDOW_ENVIRONMENT[key]: value for key, value in window.items()})
+    os.environ.update(variables)
     try:
         yield
     finally:

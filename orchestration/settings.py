@@ -21,6 +21,7 @@ from ingestion.declared_sources import (
     parse_sources_text,
     read_sources_file,
 )
+from ingestion.pseudonym_key import PseudonymKeyError, environment_key, key_path
 from ingestion.warehouse import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,6 @@ class Settings:
 
     data_dir: Path
     partitions_start: date
-    pseudonym_salt: str
     dbt_target: str
     # The landing sources the organisation delivers (ingestion/declared_sources.py).
     sources: tuple[str, ...] = ALL_SOURCES
@@ -159,12 +159,17 @@ class Settings:
         if not data_dir.is_absolute():
             data_dir = Path.cwd() / data_dir
         data_dir = data_dir.resolve()
+        try:
+            # A key the environment gives is checked now (the data dir's is read when a run
+            # needs it, and never held here: settings appear in reprs and logs).
+            environment_key(env)
+        except PseudonymKeyError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             data_dir=data_dir,
             sources=declared_sources(env, data_dir),
             # The first day a daily partition can exist; older extracts need an earlier start.
             partitions_start=date.fromisoformat(env.get("XMO_PARTITIONS_START", "2024-01-01")),
-            pseudonym_salt=env.get("XMO_PSEUDONYM_SALT", "xmo-demo-salt"),
             dbt_target=_parse(
                 env, "XMO_DBT_TARGET", "duckdb", _dbt_target, " or ".join(DBT_TARGETS)
             ),
@@ -240,9 +245,15 @@ class Settings:
         return tuple(name for name in DAILY_SOURCES if name in self.sources)
 
     @property
-    def warehouse_sources_marker(self) -> Path:
-        """The sources the working warehouse was last built with: a change rebuilds it whole."""
-        return self.data_dir / "state" / "warehouse_sources.json"
+    def pseudonym_key_path(self) -> Path:
+        """The installation's secret pseudonym key, unless XMO_PSEUDONYM_SALT gives one
+        (ingestion/pseudonym_key.py): back it up, it is what keeps pseudonyms stable."""
+        return key_path(self.data_dir)
+
+    @property
+    def build_state_path(self) -> Path:
+        """What the working warehouse was last built with (orchestration/build_state.py)."""
+        return self.data_dir / "state" / "warehouse_build.json"
 
     @property
     def reference_dir(self) -> Path:
@@ -258,6 +269,11 @@ class Settings:
     def happysignals_state_path(self) -> Path:
         """Watermark of the HappySignals pull, per endpoint."""
         return self.data_dir / "state" / "happysignals_watermark.json"
+
+    @property
+    def draft_rules_path(self) -> Path:
+        """Where `xmo services suggest` writes its draft (outside reference/: not a seed yet)."""
+        return self.data_dir / "drafts" / "service_mapping_rules.csv"
 
     @property
     def mappings_dir(self) -> Path:
@@ -284,6 +300,11 @@ class Settings:
     def quality_dir(self) -> Path:
         """GX project, validation history and Data Docs (quality/docs/index.html)."""
         return self.data_dir / "quality"
+
+    @property
+    def gates_path(self) -> Path:
+        """The data dir's gates.yml, laid over quality/gates.yml."""
+        return self.quality_dir / "gates.yml"
 
     @property
     def dagster_home(self) -> Path:
@@ -357,7 +378,6 @@ class Settings:
         """Variables profiles.yml and dbt_project.yml read."""
         return {
             "XMO_WAREHOUSE_PATH": str(self.warehouse_path),
-            "XMO_PSEUDONYM_SALT": self.pseudonym_salt,
             "XMO_DBT_TARGET": self.dbt_target,
             "XMO_RAW_PARQUET_DIR": str(self.raw_parquet_dir),
             "XMO_SPARK_WAREHOUSE_DIR": str(self.spark_warehouse_dir),

@@ -10,7 +10,7 @@ import yaml
 
 DEFAULTS = Path(__file__).parent / "gates.yml"
 Severity = Literal["error", "warn"]
-KINDS = ("schema", "reconciliation", "freshness", "volume", "distribution")
+KINDS = ("schema", "reconciliation", "freshness", "volume", "distribution", "coverage")
 
 
 class GateConfigError(Exception):
@@ -28,6 +28,7 @@ class GateConfig:
     distribution_min_sd: float
     distribution_min_weeks: int
     volume_min_reference_rows: int
+    unmapped_share_max: float
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -63,4 +64,5 @@ def load_gate_config(override: Path | None = None) -> GateConfig:
         distribution_min_sd=float(document["distribution_min_sd"]),
         distribution_min_weeks=int(document["distribution_min_weeks"]),
         volume_min_reference_rows=int(document["volume_min_reference_rows"]),
+        unmapped_share_max=float(document["unmapped_share_max"]),
     )

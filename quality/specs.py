@@ -72,6 +72,17 @@ STAGING_TOTALS = {
 }
 ROWS = "__rows__"
 
+# The newest week of resolved tickets, and a week's resolved tickets and how many of them no
+# mapping rule gives a service (the parameter, twice: the week's Monday).
+NEWEST_RESOLVED_WEEK_SQL = (
+    "SELECT CAST(date_trunc('week', max(resolved_at)) AS DATE) FROM marts.fct_ticket_experience"
+)
+UNMAPPED_IN_WEEK_SQL = (
+    "SELECT count(*), count(*) FILTER (WHERE service_id = 'unmapped') "
+    "FROM marts.fct_ticket_experience "
+    "WHERE resolved_at >= CAST(? AS DATE) AND resolved_at < CAST(? AS DATE) + INTERVAL 7 DAY"
+)
+
 # The sources marts are built from (MartSpec.needs / uses).
 TICKETS = frozenset({"itsm"})
 SURVEYS = frozenset({"survey"})

@@ -9,6 +9,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from quality.specs import NEWEST_RESOLVED_WEEK_SQL, UNMAPPED_IN_WEEK_SQL
+
 
 class ReportError(Exception):
     """A pack that cannot be written (nothing published, a period without data)."""
@@ -32,6 +34,17 @@ class PublishedMarts:
 
     def value(self, sql: str, params: list[Any] | None = None) -> Any:
         return self._con.execute(sql, params or []).fetchall()[0][0]
+
+    def newest_resolved_week(self) -> date | None:
+        """The Monday of the newest week with a resolved ticket."""
+        return self.value(NEWEST_RESOLVED_WEEK_SQL)
+
+    def unmapped_in_week(self, week_start: date) -> tuple[int, int]:
+        """The tickets resolved in the week, and how many no mapping rule gave a service."""
+        resolved, unmapped = self._con.execute(
+            UNMAPPED_IN_WEEK_SQL, [week_start, week_start]
+        ).fetchall()[0]
+        return int(resolved), int(unmapped)
 
     def data_through(self) -> date:
         """The last day the published data covers: the latest ticket resolution."""

@@ -33,12 +33,13 @@ def write_weekly_pack(
     reports_dir: Path,
     week: Period | None = None,
     sources: Iterable[str] = ALL_SOURCES,
+    unmapped_share_max: float | None = None,
 ) -> WrittenPack:
     """The pack of `week`, by default the last complete week of the published data, for an
-    organisation delivering `sources`."""
+    organisation delivering `sources` (and warning above `unmapped_share_max` unmapped)."""
     with PublishedMarts(reporting_path) as marts:
         week = week or last_complete_week(marts.data_through())
-        pack = build_weekly(marts, week, sources)
+        pack = build_weekly(marts, week, sources, unmapped_share_max)
     path = reports_dir / "weekly" / f"xmo_weekly_{week.label}.html"
     _write_atomically(path, pack.html)
     summary = {

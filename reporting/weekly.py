@@ -360,10 +360,26 @@ def _change_rows(changes: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _unmapped(marts: PublishedMarts, week: Period, limit: float | None) -> str | None:
+    """A line when more of the week's resolved tickets than `limit` map to no service."""
+    resolved, unmapped = marts.unmapped_in_week(week.start)
+    if limit is None or not resolved or unmapped / resolved <= limit:
+        return None
+    return (
+        f"{unmapped / resolved:.0%} of the {resolved:,} tickets resolved this week map to no "
+        f"service (unmapped, over {limit:.0%}): their figures count under no service here. "
+        "Add mapping rules for them (xmo services suggest drafts them; docs/sources.md)."
+    )
+
+
 def build_weekly(
-    marts: PublishedMarts, week: Period, sources: Iterable[str] = ALL_SOURCES
+    marts: PublishedMarts,
+    week: Period,
+    sources: Iterable[str] = ALL_SOURCES,
+    unmapped_share_max: float | None = None,
 ) -> WeeklyPack:
-    """The pack of `week`; a section whose source is not in `sources` is one line instead."""
+    """The pack of `week`; a section whose source is not in `sources` is one line instead, and
+    a line says when more than `unmapped_share_max` of the week's tickets map to no service."""
     weeks = [week.previous(n) for n in range(TREND_WEEKS - 1, 0, -1)] + [week]
     scope = _scope(marts, week)
     history = _weeks(marts, weeks[0], week)
@@ -381,6 +397,7 @@ def build_weekly(
     html = render(
         "weekly.html",
         not_configured=section_notes(SECTIONS, sources),
+        unmapped=_unmapped(marts, week, unmapped_share_max),
         week=week,
         services_in_scope=len(scope_ids),
         services=_service_rows(

@@ -41,6 +41,8 @@ TICKET_FIELDS = [
     "caller_id",
     "location",
     "category",
+    "subcategory",
+    "cmdb_ci",
     "reassignment_count",
     "reopen_count",
     "made_sla",

@@ -212,6 +212,7 @@ def save_one_survey_as_windows_1252(landing_dir: Path, days: list[date]) -> Path
         path
         for day in days
         for path in sorted((landing_dir / "survey" / day.isoformat()).glob("*.csv"))
+        if path.read_text(encoding="utf-8").count("\n") > 1  # answers, not a header alone
     ]
     if not files:
         return None

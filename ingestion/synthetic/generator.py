@@ -167,7 +167,9 @@ def generate(
     responses["written"] = ~responses["ticket_number"].isin(unresolved)
     proactive = _proactive_responses(rng, config, employees, days)
     proactive["written"] = config.proactive
-    _write_surveys(writer, pd.concat([responses, proactive], ignore_index=True), epoch, rng)
+    _write_surveys(
+        writer, pd.concat([responses, proactive], ignore_index=True), epoch, rng, len(days)
+    )
     _write_devices(writer, rng, employees, days)
     if config.bad_rows > 0:
         _inject_bad_rows(landing_dir, days, config.bad_rows, rng, summary)
@@ -220,6 +222,20 @@ def _write_reference(reference_dir: Path, template_dir: Path, first_day: date) -
         [(name, s.service_id) for s in org.SERVICES for name in s.business_services],
         columns=["business_service", "service_id"],
     ).to_csv(reference_dir / "business_service_mapping.csv", index=False)
+    # Tickets without a business service are mapped by the team that worked them.
+    pd.DataFrame(
+        [
+            (
+                10 * (i + 1),
+                "assignment_group",
+                "",
+                org.ASSIGNMENT_GROUPS[s.service_id],
+                s.service_id,
+            )
+            for i, s in enumerate(org.SERVICES)
+        ],
+        columns=["precedence", "field", "ticket_type", "value", "service_id"],
+    ).to_csv(reference_dir / "service_mapping_rules.csv", index=False)
 
 
 def storm_days(days: list[date]) -> np.ndarray:
@@ -330,6 +346,9 @@ def _tickets(
     )
     unmapped = rng.random(n) < org.UNMAPPED_SHARE
     business_service[unmapped] = org.UNMAPPED_BUSINESS_SERVICE
+    groups = np.array([org.ASSIGNMENT_GROUPS[s.service_id] for s in org.SERVICES], dtype=object)
+    assignment_group = groups[service_idx]
+    assignment_group[unmapped] = org.UNMAPPED_ASSIGNMENT_GROUP
     low, high = cal.AUTO_CLOSE_DAYS
     close_delay_s = rng.integers(low, high + 1, n) * SECONDS_PER_DAY
     category = np.where(
@@ -341,6 +360,7 @@ def _tickets(
             "is_request": is_request,
             "service_id": service,
             "business_service": business_service,
+            "assignment_group": assignment_group,
             "priority": np.array([p[0] for p in org.PRIORITIES])[priority_idx],
             "contact_type": np.array([c[0] for c in org.CONTACT_TYPES])[contact_idx],
             "category": category,
@@ -369,6 +389,9 @@ def _tickets(
     ended = is_request & (endings.random(n) < cal.UNRESOLVED_REQUEST_SHARE)
     how = endings.choice(["closed_incomplete", "closed_skipped"], n)
     frame["request_ending"] = np.where(ended, how, "")
+    # Business services left empty (agents skip the field), from a stream of their own too.
+    blanks = rng.spawn(1)[0]
+    frame.loc[blanks.random(n) < org.EMPTY_BUSINESS_SERVICE_SHARE, "business_service"] = ""
     caller = frame["caller_idx"].to_numpy()
     at_bad_site = employees["location"].to_numpy() == org.BAD_CLIENT_LOCATION
     frame["poor_device"] = (employees["model_idx"].to_numpy()[caller] == _SLOW_DISK) | (
@@ -402,7 +425,7 @@ def _ticket_versions(t: pd.DataFrame) -> list[tuple[int, dict]]:
             "priority": row.priority,
             "contact_type": row.contact_type,
             "business_service": row.business_service,
-            "assignment_group": f"{row.service_id} Support",
+            "assignment_group": row.assignment_group,
             "caller_id": row.caller_id,
             "location": row.location,
             "category": row.category,
@@ -500,8 +523,9 @@ def _servicenow_record(
     if display_all:
         for key in ("business_service", "assignment_group", "caller_id", "location"):
             # ServiceNow references carry the target's sys_id as value; a stable stand-in here.
-            ref_id = zlib.crc32(out[key].encode("utf-8"))
-            out[key] = {"value": f"{ref_id:032x}", "display_value": out[key]}
+            # An empty reference is empty in both.
+            ref_id = f"{zlib.crc32(out[key].encode('utf-8')):032x}" if out[key] else ""
+            out[key] = {"value": ref_id, "display_value": out[key]}
         # caller_id's value is the employee id our directory keys on.
         out["caller_id"] = {
             "value": record["caller_id"],
@@ -672,7 +696,11 @@ _COMMENTS_NEGATIVE = (
 
 
 def _write_surveys(
-    writer: _Writer, responses: pd.DataFrame, epoch: datetime, rng: np.random.Generator
+    writer: _Writer,
+    responses: pd.DataFrame,
+    epoch: datetime,
+    rng: np.random.Generator,
+    n_days: int,
 ) -> None:
     responses = responses.sort_values("responded_s", kind="stable", ignore_index=True)
     n = len(responses)
@@ -709,8 +737,12 @@ def _write_surveys(
     # Every answer was drawn (ids, factors, comments); those the organisation does not get are
     # not written.
     written = responses["written"].to_numpy(dtype=bool)
-    for day_i, part in frame[written].groupby(day_index[written], sort=True):
-        writer.csv("survey", first + timedelta(days=int(day_i)), "responses.csv", part)
+    by_day = dict(iter(frame[written].groupby(day_index[written], sort=True)))
+    # The survey tool exports every day; a day without answers is a file with its header only
+    # (its extract arrived: the freshness gates ask for arrivals, not rows).
+    for day_i in range(n_days):
+        part = by_day.get(day_i, frame.iloc[0:0])
+        writer.csv("survey", first + timedelta(days=day_i), "responses.csv", part)
 
 
 def _write_devices(

@@ -126,9 +126,29 @@ SERVICES: tuple[Service, ...] = (
     Service("SVC12", "Service Desk General", "Service Desk", ("Service Desk",), 0.05, 0.40, 3),
 )
 WATERMELON_SERVICE = "SVC03"
-# A business service the catalog does not know: its tickets must land in `unmapped`, counted.
+# A business service the catalog does not know, worked by a team no mapping rule names: its
+# tickets must land in `unmapped`, counted.
 UNMAPPED_BUSINESS_SERVICE = "Legacy Fax"
+UNMAPPED_ASSIGNMENT_GROUP = "Legacy Telephony"
 UNMAPPED_SHARE = 0.01
+# The team that works each service's tickets (ServiceNow's assignment_group).
+ASSIGNMENT_GROUPS = {
+    "SVC01": "EUC Field Services",
+    "SVC02": "Messaging",
+    "SVC03": "IAM Operations",
+    "SVC04": "Network Operations",
+    "SVC05": "Collaboration Support",
+    "SVC06": "Print Services",
+    "SVC07": "ERP Support",
+    "SVC08": "CRM Support",
+    "SVC09": "HR Systems",
+    "SVC10": "Mobility",
+    "SVC11": "Software Packaging",
+    "SVC12": "Service Desk",
+}
+# Many instances leave the business service empty on part of their tickets (agents skip it);
+# the XMO maps those by the team that worked them (service_mapping_rules by assignment group).
+EMPTY_BUSINESS_SERVICE_SHARE = 0.15
 
 STORM_SERVICE = "SVC04"
 STORM_DAYS = 21  # ending with the newest complete week (generator.storm_days)

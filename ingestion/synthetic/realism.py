@@ -251,7 +251,7 @@ def _tickets(con: duckdb.DuckDBPyConnection, reference_dir: Path, days: list[dat
                CASE WHEN sys_class_name = 'sc_req_item' THEN coalesce(resolved_at, closed_at)
                     ELSE resolved_at END AS resolved_at,
                closed_at, state, priority, lower(trim(contact_type)) AS contact_type,
-               business_service, reassignment_count, reopen_count, made_sla
+               business_service, assignment_group, reassignment_count, reopen_count, made_sla
         FROM raw.itsm_tickets
         WHERE opened_at IS NOT NULL
         QUALIFY row_number() OVER (
@@ -263,6 +263,16 @@ def _tickets(con: duckdb.DuckDBPyConnection, reference_dir: Path, days: list[dat
     tickets["service_id"] = tickets["business_service"].map(
         dict(zip(mapping["business_service"], mapping["service_id"], strict=True))
     )
+    # Without a business service, the team's rule (the generator maps by assignment group).
+    rules_path = reference_dir / "service_mapping_rules.csv"
+    if rules_path.exists():
+        rules = pd.read_csv(rules_path, dtype=str).sort_values("precedence", key=pd.to_numeric)
+        by_group = rules[rules["field"].str.strip().str.lower() == "assignment_group"]
+        tickets["service_id"] = tickets["service_id"].fillna(
+            tickets["assignment_group"].map(
+                dict(zip(by_group["value"][::-1], by_group["service_id"][::-1], strict=True))
+            )
+        )
     opened_day = tickets["opened_at"].dt.date
     storm = {d for d, on in zip(days, storm_days(days), strict=True) if on}
     in_storm = (tickets["service_id"] == org.STORM_SERVICE) & opened_day.isin(storm)

@@ -8,11 +8,27 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtProject, dbt_assets
 
-from ingestion.declared_sources import record_warehouse_sources, warehouse_built_with
-from orchestration.partitions import extract_dates_loaded_since, extract_window_vars
+from ingestion.pseudonym_key import (
+    PseudonymKeyError,
+    dbt_secrets,
+    ensure_key,
+    fingerprint,
+    warehouse_key,
+)
+from orchestration.build_state import (
+    BuildState,
+    incremental_code_digest,
+    read_build_state,
+    write_build_state,
+)
+from orchestration.partitions import (
+    FULL_REFRESH_TAG,
+    extract_dates_loaded_since,
+    extract_window_vars,
+)
 from orchestration.policies import TRANSIENT_RETRY
 from orchestration.resources import WAREHOUSE_POOL, XmoDataDir, XmoDbtCliResource
-from orchestration.settings import stage_reference_seeds
+from orchestration.settings import Settings, stage_reference_seeds
 from orchestration.translator import XmoDbtTranslator, is_mart
 from quality.tables import TableProfile, profile_tables
 
@@ -81,7 +97,9 @@ def _failed_nodes(invocation: Any) -> list[str]:
 
 
 def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.AssetsDefinition:
-    tables = built_tables(json.loads(project.manifest_path.read_text()), translator)
+    manifest = json.loads(project.manifest_path.read_text())
+    tables = built_tables(manifest, translator)
+    incremental_code = incremental_code_digest(manifest)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -108,16 +126,25 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         # dbt unit tests check the model code, not the data: `make test` runs them
         # (tests/integration/test_pipeline.py), every run of the pipeline need not.
         args = ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"]
-        built_with = warehouse_built_with(settings.warehouse_sources_marker)
-        if built_with != settings.sources:
-            # A source declared or dropped since the last build: the incremental models hold
-            # rows of the old set (or lack the new source's history), so rebuild them whole.
-            context.log.info(
-                f"sources changed from {', '.join(built_with) or 'unknown'} to "
-                f"{', '.join(settings.sources)}: full refresh"
-            )
+        try:
+            key = ensure_key(settings.data_dir)
+        except PseudonymKeyError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
+        state = BuildState(settings.sources, incremental_code, fingerprint(key))
+        previous = read_build_state(settings.build_state_path)
+        asked = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        if not asked and (problem := _key_problem(previous, state, settings, key)):
+            raise dg.Failure(description=problem, allow_retries=False)
+        reasons = state.differences(previous) + (
+            ["asked for (xmo run --full-refresh)"] if asked else []
+        )
+        if reasons:
+            # The incremental models' rows were built for other sources, by other code or with
+            # another key (orchestration/build_state.py): rebuild them whole.
+            context.log.info(f"full refresh: {'; '.join(reasons)}")
             args.append("--full-refresh")
-        invocation = dbt.cli_for_window(args, window, context)
+        # The key reaches the dbt process alone, under a name dbt masks (dbt_key_plugin.py).
+        invocation = dbt.cli_for_window(args, window, context, dbt_secrets(key))
         events: list[Any] = []
         selected = len(context.selected_asset_keys)
         for event in invocation.stream():
@@ -133,7 +160,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         if error is None:
             # Only a build of every incremental model has rebuilt them with these sources.
             if incremental <= set(context.selected_asset_keys):
-                record_warehouse_sources(settings.warehouse_sources_marker, settings.sources)
+                write_build_state(settings.build_state_path, state)
             return
         if WAREHOUSE_LOCKED in str(error):
             raise error  # transient: TRANSIENT_RETRY runs the step again
@@ -145,6 +172,36 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         )
 
     return xmo_dbt_models
+
+
+REBUILD = (
+    "run `xmo run --all --full-refresh` to rebuild every pseudonym from raw (which keeps the "
+    "ids) with this installation's key"
+)
+
+
+def _key_problem(
+    previous: BuildState | None, state: BuildState, settings: Settings, key: str
+) -> str | None:
+    """Why a build with this key would mix two keys in one mart; None when it would not."""
+    if previous is not None and previous.pseudonym_key:
+        if previous.pseudonym_key == state.pseudonym_key:
+            return None
+        return (
+            "the warehouse's pseudonyms were made with another key than this installation's "
+            f"(the key in {settings.pseudonym_key_path} or XMO_PSEUDONYM_SALT changed): "
+            f"{REBUILD}, or restore the old key"
+        )
+    # No fingerprint recorded: a warehouse built before there was one. Ask its data.
+    made_with = warehouse_key(settings.models_path, key)
+    if made_with == "public":
+        return (
+            "the warehouse was built with the public default pseudonym salt of the repository, "
+            f"with which anyone can re-identify every employee: {REBUILD}"
+        )
+    if made_with == "other":
+        return f"the warehouse's pseudonyms were made with another key: {REBUILD}"
+    return None
 
 
 def _window_loaded_since_last_build(

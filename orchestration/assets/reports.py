@@ -6,6 +6,7 @@ import dagster as dg
 
 from orchestration.assets.reporting import PUBLISH_KEY
 from orchestration.resources import XmoDataDir
+from quality.config import GateConfigError, load_gate_config
 from reporting.marts import ReportError
 from reporting.packs import WrittenPack, write_monthly_pack, write_weekly_pack
 from reporting.periods import Period, PeriodError, parse_month, parse_week
@@ -54,9 +55,17 @@ def _pack_asset(
     ) -> dg.MaterializeResult:
         settings = xmo.settings_from_environment()
         try:
+            # The weekly pack warns about unmapped tickets above the coverage check's threshold.
+            extra = (
+                {"unmapped_share_max": load_gate_config(settings.gates_path).unmapped_share_max}
+                if write is write_weekly_pack
+                else {}
+            )
             period = parse(config.period) if config.period else None
-            pack = write(settings.reporting_path, settings.reports_dir, period, settings.sources)
-        except (PeriodError, ReportError) as exc:
+            pack = write(
+                settings.reporting_path, settings.reports_dir, period, settings.sources, **extra
+            )
+        except (PeriodError, ReportError, GateConfigError) as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(f"{key.path[-1]} {pack.period.label}: {pack.path}")
         return dg.MaterializeResult(metadata=_metadata(pack))

@@ -12,7 +12,7 @@ check (orchestration/checks.py).
 
 from quality.gates.common import GateContext, GateOutcome, Warehouse
 from quality.gates.history import mart_volume, raw_volume, weekly_happiness_distribution
-from quality.gates.marts import mart_freshness, mart_reconciliation, mart_schema
+from quality.gates.marts import mart_freshness, mart_reconciliation, mart_schema, unmapped_share
 from quality.gates.raw import raw_freshness, raw_schema
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "raw_freshness",
     "raw_schema",
     "raw_volume",
+    "unmapped_share",
     "weekly_happiness_distribution",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -216,19 +216,34 @@ def judge_violations(
     )
 
 
-def sample_sql(check: Checked, relation: str, where: str = "TRUE", by: str | None = None) -> str:
+# What a sample shows in place of a personal value (an employee id, a comment).
+WITHHELD = "(personal data, withheld)"
+
+
+def sample_sql(
+    check: Checked,
+    relation: str,
+    where: str = "TRUE",
+    by: str | None = None,
+    personal: Collection[str] = (),
+) -> str:
     """A few offending values of a check (the duplicated keys of a key, per value of `by` when
-    the key must be unique per extract)."""
+    the key must be unique per extract). Evidence goes to the Dagster UI and the Data Docs,
+    which hold no personal data: a value of a `personal` column is withheld."""
+
+    def shown_value(column: str) -> str:
+        return f"'{WITHHELD}'" if column in personal else f"CAST({quoted(column)} AS VARCHAR)"
+
     if isinstance(check, UniqueKey):
         keys = ", ".join(quoted(c) for c in (*check.columns, *([by] if by else [])))
-        shown = ", ".join(f"CAST({quoted(c)} AS VARCHAR)" for c in check.columns)
+        shown = ", ".join(shown_value(c) for c in check.columns)
         return (
             f"SELECT concat_ws(', ', {shown}) AS v FROM {relation} "
             f"WHERE ({where}) AND {check.present_sql} "
             f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT {SAMPLE_SIZE}"
         )
     return (
-        f"SELECT DISTINCT {quoted(check.column)} AS v FROM {relation} "
+        f"SELECT DISTINCT {shown_value(check.column)} AS v FROM {relation} "
         f"WHERE ({where}) AND ({check.violation_sql}) ORDER BY 1 LIMIT {SAMPLE_SIZE}"
     )
 

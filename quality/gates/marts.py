@@ -24,7 +24,13 @@ from quality.gates.common import (
 )
 from quality.gates.raw import arrival_expectations, arrival_summary, arrivals
 from quality.rules import UniqueKey, mart_rules, quoted
-from quality.specs import ROWS, STAGING_TOTALS, MartSpec
+from quality.specs import (
+    NEWEST_RESOLVED_WEEK_SQL,
+    ROWS,
+    STAGING_TOTALS,
+    UNMAPPED_IN_WEEK_SQL,
+    MartSpec,
+)
 from quality.validation import expect_between
 
 
@@ -126,3 +132,35 @@ def empty_by_design(ctx: GateContext, spec: MartSpec, outcome: GateOutcome) -> G
             "published empty, with its columns"
         )
     return outcome
+
+
+def unmapped_share(ctx: GateContext, spec: MartSpec) -> GateOutcome:
+    """The share of the newest week's resolved tickets that no mapping rule gives a service is
+    at most unmapped_share_max: above it, the mapping rules miss part of the organisation."""
+    gate = f"{spec.table}_unmapped_share_within_limit"
+    week = ctx.db.scalar(NEWEST_RESOLVED_WEEK_SQL)
+    if week is None:
+        return GateOutcome(gate, skipped="no resolved ticket yet")
+    resolved, unmapped = ctx.db.rows(UNMAPPED_IN_WEEK_SQL, [week, week])[0]
+    share = unmapped / resolved
+    limit = ctx.config.unmapped_share_max
+    summary = pd.DataFrame({"week_start": [str(week)], "unmapped_share": [share]})
+    outcome = GateOutcome(
+        gate, [validate(ctx, summary, gate, [expect_between("unmapped_share", max_value=limit)])]
+    )
+    outcome.summary = describe_unmapped(share, resolved, f"the week of {week}", limit)
+    outcome.notes.update(
+        week=str(week), resolved=resolved, unmapped=unmapped, unmapped_share=round(share, 4)
+    )
+    return outcome
+
+
+def describe_unmapped(share: float, resolved: int, week: str, limit: float) -> str:
+    """One line on a week's unmapped tickets, with what to do when they are too many."""
+    line = f"{share:.1%} of the {resolved:,} tickets resolved in {week} map to no service"
+    if share > limit:
+        line += (
+            f", over {limit:.0%}: add mapping rules (xmo services suggest drafts them; "
+            "docs/sources.md)"
+        )
+    return line

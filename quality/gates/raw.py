@@ -69,7 +69,11 @@ def raw_schema(ctx: GateContext, source: str) -> GateOutcome:
             counts,
             checks,
             lambda check: [
-                row[0] for row in ctx.db.rows(sample_sql(check, table, IN_WINDOW), ctx.window)
+                row[0]
+                for row in ctx.db.rows(
+                    sample_sql(check, table, IN_WINDOW, personal=contract.personal_fields),
+                    ctx.window,
+                )
             ],
         )
     )

@@ -8,7 +8,6 @@ same on every target."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.pseudonym_key import ensure_key, pseudonym
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings, stage_reference_seeds
 
@@ -252,7 +252,7 @@ def assert_the_removed_rows_are_gone(settings: Settings, engine: Engine, built: 
     assert engine.query(LATE_VERSION, list(removed.device_day_falling_back)) == [(days(13, 13)[0],)]
     [(employee_snapshot,)] = engine.query(
         "SELECT snapshot_date FROM staging.stg_directory__employees WHERE employee_key = ?",
-        [hashlib.sha256(f"{settings.pseudonym_salt}|{removed.employee}".encode()).hexdigest()],
+        [pseudonym(ensure_key(settings.data_dir), removed.employee)],
     )
     assert employee_snapshot == days(7, 7)[0]
 

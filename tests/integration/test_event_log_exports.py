@@ -4,7 +4,6 @@ loads through the itsm mapping, and staging keeps each ticket's last update."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import date, datetime
@@ -16,6 +15,7 @@ import pytest
 from ingestion.loader import load_partition
 from ingestion.sources import SOURCES
 from orchestration.settings import DBT_PROJECT_DIR, Settings, stage_reference_seeds
+from tests.integration.warehouse import dbt_env
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ def build_staging(settings: Settings, target: Path) -> None:
             "--target-path",
             str(target),
         ],
-        env={**os.environ, **settings.dbt_environment()},
+        env=dbt_env(settings),
         capture_output=True,
         text=True,
         timeout=600,

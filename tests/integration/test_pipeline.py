@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -22,7 +21,7 @@ from orchestration.checks import build_gate_checks
 from orchestration.cli import execute_pipeline, summarize
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
 from quality.specs import MARTS
-from tests.integration.warehouse import query
+from tests.integration.warehouse import dbt_env, query
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +146,7 @@ def test_the_run_succeeds_and_publishes_every_mart(pipeline_run):
     # Every GX gate ran and passed (the dbt tests are checks too, on top of these).
     gates = {spec.name for check in build_gate_checks() for spec in check.check_specs}
     assert gates <= {name.split(":")[1] for name in summary.checks_passed}
-    assert len(gates) == 60  # 48 on the marts, 12 on the raw sources
+    assert len(gates) == 61  # 49 on the marts, 12 on the raw sources
     tables = query(
         settings.reporting_path,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
@@ -313,15 +312,15 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(pipeline_run):
             "--target-path",
             str(settings.data_dir / "dbt_unit_target"),
         ],
-        env={**os.environ, **settings.dbt_environment()},
+        env=dbt_env(settings),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    # Eighteen unit tests, all passed (dbt also counts the on-run-start hook among the passes).
-    assert "18 unit tests" in result.stdout, result.stdout[-2000:]
-    assert "PASS=19 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
+    # Twenty unit tests, all passed (dbt also counts the on-run-start hook among the passes).
+    assert "20 unit tests" in result.stdout, result.stdout[-2000:]
+    assert "PASS=21 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
 
 
 def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path):
@@ -339,7 +338,7 @@ def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path
             "--target-path",
             str(target),
         ],
-        env={**os.environ, **settings.dbt_environment()},
+        env=dbt_env(settings),
         capture_output=True,
         text=True,
         timeout=600,

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from ingestion.loader import load_partitions
+from ingestion.pseudonym_key import dbt_secrets, ensure_key
 from ingestion.sources import SOURCES
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 
@@ -35,9 +36,19 @@ def load(settings: Settings, dates: list[date]) -> None:
         )
 
 
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment the pipeline gives dbt: the settings' and the data dir's pseudonym key
+    (created on first use, as a run does)."""
+    return {
+        **os.environ,
+        **settings.dbt_environment(),
+        **dbt_secrets(ensure_key(settings.data_dir)),
+    }
+
+
 def dbt_build(settings: Settings, target: Path, *args: str) -> None:
     """A real `dbt build` of the project over the settings' warehouse."""
-    env = {**os.environ, **settings.dbt_environment()}
+    env = dbt_env(settings)
     result = subprocess.run(
         [
             DBT,

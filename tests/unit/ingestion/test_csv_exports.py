@@ -281,6 +281,18 @@ def test_a_list_export_without_a_class_column_takes_the_table_from_the_number(tm
     assert reason.startswith("number PRB0003 has no known table prefix (INC, RITM)")
 
 
+def test_a_list_export_carries_the_fields_service_mapping_rules_name(tmp_path):
+    header = "Number,Opened,Updated,State,Assignment group,Category,Subcategory,Configuration item"
+    row = "INC0001,2026-03-09 08:00:00,2026-03-10 08:00:00,New,Network Operations,Network,VPN,"
+    drop(tmp_path, "itsm", "list.csv", f"{header}\n{row}ASA-5500 Helsinki\n")
+
+    load(tmp_path, "itsm")
+
+    assert query(
+        tmp_path, "SELECT assignment_group, category, subcategory, cmdb_ci FROM raw.itsm_tickets"
+    ) == [("Network Operations", "Network", "VPN", "ASA-5500 Helsinki")]
+
+
 def test_prefixes_and_a_file_wide_table_come_from_the_mapping(tmp_path):
     rows = ["SR0001,2026-03-09 08:00:00,,2026-03-10 08:00:00,New,No"]
     drop(tmp_path, "itsm", "list.csv", "\n".join([LIST_HEADER, *rows]) + "\n")

@@ -32,6 +32,8 @@ RECORDS = [
         **TICKET,
         "priority": {"value": "2", "display_value": "2 - High"},
         "business_service": {"value": "abc", "display_value": "Outlook", "link": "https://x"},
+        "cmdb_ci": {"value": "ci-9", "display_value": "Exchange Online"},
+        "subcategory": {"value": "mailbox", "display_value": "Mailbox"},
         "caller_id": {"value": "E000001", "display_value": "Ann Example"},
         "made_sla": True,
         "reassignment_count": 3,
@@ -82,6 +84,9 @@ def test_duckdb_and_python_stage_identical_rows_from_every_record_shape(tmp_path
     assert len(fast) == len(RECORDS)
     by_id = {row[columns.index("sys_id")]: dict(zip(columns, row, strict=True)) for row in fast}
     assert by_id["a1"]["business_service"] == "Outlook"
+    # The fields mapping rules name: a reference's name, a choice's value.
+    assert by_id["a1"]["cmdb_ci"] == "Exchange Online"
+    assert by_id["a1"]["subcategory"] == "mailbox"
     assert by_id["a1"]["priority"] == "2"
     assert by_id["a1"]["made_sla"] == "true"
     assert by_id["a1"]["reassignment_count"] == "3"

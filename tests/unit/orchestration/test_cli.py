@@ -257,3 +257,27 @@ def test_the_run_summary_counts_a_warning_apart_from_a_failed_gate():
     assert summary.checks_warned == ["mart:news"]
     assert summary.checks_failed == ["mart:gate"]
     assert summary.checks_passed == ["mart:keys"]
+
+
+def test_services_suggest_before_any_ticket_was_loaded_says_what_to_run(data_dir, capsys):
+    assert main(["services", "suggest"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "no warehouse at" in error and "xmo run --all" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("xmo-demo-salt", "XMO_PSEUDONYM_SALT is the public default 'xmo-demo-salt'"),
+        ("0123456789", "XMO_PSEUDONYM_SALT is 10 characters, too short"),
+    ],
+)
+def test_a_public_or_short_pseudonym_key_is_refused_in_one_line(
+    data_dir, capsys, monkeypatch, value, message
+):
+    monkeypatch.setenv("XMO_PSEUDONYM_SALT", value)
+    assert main(["run", "--all"]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.startswith(f"xmo: {message}") and len(error.strip().splitlines()) == 1
+    assert "Traceback" not in error

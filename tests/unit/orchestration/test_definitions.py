@@ -38,6 +38,7 @@ def test_asset_keys_and_groups(graph):
         "raw/quarantine_device": "quality",
         "reference/service_catalog": "reference",
         "reference/business_service_mapping": "reference",
+        "reference/service_mapping_rules": "reference",
         "reference/channel_mapping": "reference",
         "reference/survey_factors": "reference",
         "reference/xla_targets": "reference",

@@ -27,6 +27,7 @@ from quality.gates import (
     raw_freshness,
     raw_schema,
     raw_volume,
+    unmapped_share,
     weekly_happiness_distribution,
 )
 from quality.gates.history import weekday_volumes
@@ -289,8 +290,9 @@ def test_versions_of_a_ticket_in_one_minute_pass_and_an_identical_copy_fails(ctx
     # keeps them (the contract's key is sys_id, sys_updated_on).
     con.execute(f"""INSERT INTO raw.itsm_tickets SELECT 'T1', 'INC1', 'incident',
         TIMESTAMP '{RUN_DATE}', NULL, NULL, TIMESTAMP '{RUN_DATE} 10:00', state, '3', 'portal',
-        'Email', 'SD', 'E1', 'HQ', 'software', 0, 0, true, mod_count, DATE '{RUN_DATE}', 'f',
-        mod_count, now() FROM (VALUES ('2', 1), ('6', 2)) v(state, mod_count)""")
+        'Email', 'SD', 'E1', 'HQ', 'software', NULL, NULL, 0, 0, true, mod_count,
+        DATE '{RUN_DATE}', 'f', mod_count, now()
+        FROM (VALUES ('2', 1), ('6', 2)) v(state, mod_count)""")
     con.close()
     assert raw_schema(ctx, "itsm").passed
     execute(ctx, "INSERT INTO raw.itsm_tickets SELECT * FROM raw.itsm_tickets WHERE state = '6'")
@@ -528,3 +530,47 @@ def test_gates_whose_context_cannot_be_made_all_fail(ctx):
     results = list(run_gates(gates, no_context, LOG))
     assert [(r.check_name, r.passed) for r in results] == [("x_a", False), ("x_b", False)]
     assert all("severity.schema" in r.metadata["error"].value for r in results)
+
+
+def test_the_coverage_check_warns_when_the_newest_weeks_unmapped_share_is_over_its_limit(ctx):
+    fct = MARTS["fct_ticket_experience"]
+    execute(
+        ctx, "CREATE TABLE marts.fct_ticket_experience (service_id VARCHAR, resolved_at TIMESTAMP)"
+    )
+    assert unmapped_share(ctx, fct).skipped == "no resolved ticket yet"
+    # The newest week (of 30 March): 3 of 20 tickets unmapped; the week before: all of them.
+    execute(
+        ctx,
+        "INSERT INTO marts.fct_ticket_experience SELECT "
+        "CASE WHEN i < 3 OR i >= 20 THEN 'unmapped' ELSE 'SVC01' END AS service_id, "
+        "CASE WHEN i < 20 THEN TIMESTAMP '2026-03-31 10:00' ELSE TIMESTAMP '2026-03-24 10:00' "
+        "END AS resolved_at FROM range(30) t(i)",
+    )
+    outcome = unmapped_share(ctx, fct)
+    assert not outcome.passed
+    assert outcome.notes["week"] == "2026-03-30" and outcome.notes["unmapped"] == 3
+    assert outcome.summary == (
+        "15.0% of the 20 tickets resolved in the week of 2026-03-30 map to no service, over "
+        "10%: add mapping rules (xmo services suggest drafts them; docs/sources.md)"
+    )
+    ctx.db.close()
+    execute(ctx, "UPDATE marts.fct_ticket_experience SET service_id = 'SVC01' WHERE rowid = 0")
+    assert unmapped_share(ctx, fct).passed  # 2 of 20: 10 %, at the limit
+
+
+def test_the_evidence_of_a_broken_rule_never_shows_an_employee_id(ctx):
+    # Duplicate employee ids in a directory snapshot: the gate fails, naming the rule and how
+    # many, and its sample (Dagster UI, Data Docs) withholds the ids themselves.
+    ctx.db.close()
+    con = duckdb.connect(str(ctx.database_path))
+    con.execute(
+        "INSERT INTO raw.directory_employees SELECT 'E000777', 'Finance', 'FI', 'Helsinki', "
+        f"'Analyst', false, DATE '{RUN_DATE}', 'sys_user.csv', i, now() FROM range(2) t(i)"
+    )
+    con.close()
+    failed = raw_schema(ctx, "directory")
+    [failure] = failed.failures
+    assert (failure.column, failure.unexpected_count) == ("employee_id", 1)
+    assert failure.sample == ["(personal data, withheld)"]
+    pages = "".join(page.read_text() for page in failed.docs_pages)
+    assert "E000777" not in pages and "E000777" not in str(failed.notes)

@@ -334,3 +334,20 @@ def test_a_section_whose_source_is_not_configured_is_one_line_and_no_chart(repor
     with PublishedMarts(reporting_path) as marts:
         complete = build_monthly(marts, MONTH).html
     assert "Not configured" not in complete and "Not shown" not in complete
+
+
+def test_a_week_with_many_unmapped_tickets_says_so_above_the_limit(tmp_path):
+    week_tickets = [
+        {"service_id": "unmapped" if i < 3 else "SVC01", "resolved_at": f"2026-04-2{i % 5} 10:00"}
+        for i in range(20)
+    ]
+    rows = {**sample_organisation(), "fct_ticket_experience": week_tickets}
+    path = write_reporting_db(tmp_path / "r.duckdb", rows)
+    with PublishedMarts(path) as marts:
+        warned = build_weekly(marts, WEEK, unmapped_share_max=0.10).html
+        quiet = build_weekly(marts, WEEK, unmapped_share_max=0.20).html
+    [line] = paragraphs(warned, "note warning")
+    assert line.startswith(
+        "15% of the 20 tickets resolved this week map to no service (unmapped, over 10%)"
+    )
+    assert 'class="note warning"' not in quiet

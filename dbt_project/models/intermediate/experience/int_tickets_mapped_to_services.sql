@@ -1,3 +1,8 @@
+{#- A table, not a view: a dozen models read the tickets' services, and the mapping rules (five
+    fields of every ticket against every rule) are matched once per build instead of once per
+    reader. -#}
+{{ config(materialized='table') }}
+
 with
 
 tickets as (
@@ -6,9 +11,120 @@ tickets as (
 
 ),
 
-business_service_mapping as (
+-- Which service a ticket belongs to is decided by rules: the business-service mapping first
+-- (precedence 0), then the organisation's rules on the business service, assignment group,
+-- category, subcategory or configuration item (service_mapping_rules, by precedence; a rule
+-- with a precedence below 0 comes before the business-service mapping). A rule may name a
+-- ticket type and its value may hold `*` wildcards; case and spacing do not matter.
+rules as (
 
-    select * from {{ ref('business_service_mapping') }}
+    select
+        0 as precedence,
+        'business_service' as field,
+        cast(null as {{ dbt.type_string() }}) as ticket_type,
+        business_service as rule_value,
+        service_id
+    from {{ ref('business_service_mapping') }}
+
+    union all
+
+    select
+        precedence,
+        lower(trim(field)) as field,
+        nullif(lower(trim(ticket_type)), '') as ticket_type,
+        value as rule_value,
+        service_id
+    from {{ ref('service_mapping_rules') }}
+
+),
+
+keyed_rules as (
+
+    select
+        precedence,
+        field,
+        ticket_type,
+        rule_value,
+        trim(service_id) as service_id,
+        {{ mapping_key('rule_value') }} as rule_key,
+        {{ dbt.position("'*'", 'rule_value') }} > 0 as is_wildcard
+    from rules
+    where nullif(trim(service_id), '') is not null
+
+),
+
+-- One row per ticket and field it has a value for.
+ticket_fields as (
+
+    {% for field in mapping_fields() -%}
+    select
+        ticket_number,
+        ticket_type,
+        '{{ field }}' as field,
+        {{ mapping_key(field) }} as field_key
+    from tickets
+    where {{ mapping_key(field) }} is not null
+    {% if not loop.last %}
+    union all
+
+    {% endif -%}
+    {%- endfor %}
+
+),
+
+-- Exact values join on equality; the few wildcard rules are matched by pattern.
+matches as (
+
+    select
+        ticket_fields.ticket_number,
+        keyed_rules.precedence,
+        keyed_rules.is_wildcard,
+        keyed_rules.field,
+        keyed_rules.rule_value,
+        keyed_rules.service_id
+    from ticket_fields
+    inner join keyed_rules
+        on ticket_fields.field = keyed_rules.field
+        and ticket_fields.field_key = keyed_rules.rule_key
+    where not keyed_rules.is_wildcard
+        and (keyed_rules.ticket_type is null or keyed_rules.ticket_type = ticket_fields.ticket_type)
+
+    union all
+
+    select
+        ticket_fields.ticket_number,
+        keyed_rules.precedence,
+        keyed_rules.is_wildcard,
+        keyed_rules.field,
+        keyed_rules.rule_value,
+        keyed_rules.service_id
+    from ticket_fields
+    inner join keyed_rules
+        on ticket_fields.field = keyed_rules.field
+        and ticket_fields.field_key like {{ mapping_pattern('keyed_rules.rule_key') }} escape '!'
+    where keyed_rules.is_wildcard
+        and (keyed_rules.ticket_type is null or keyed_rules.ticket_type = ticket_fields.ticket_type)
+
+),
+
+-- The first matching rule by precedence; at equal precedence an exact value before a wildcard,
+-- then the smaller service id (docs/sources.md: give each rule its own precedence).
+first_matches as (
+
+    select
+        ticket_number,
+        service_id,
+        {{ dbt.concat(['field', "' = '", 'trim(rule_value)']) }} as mapping_rule
+    from (
+        select
+            *,
+            row_number() over (
+                partition by ticket_number
+                order by precedence, is_wildcard, service_id, field, rule_value
+            ) as match_rank
+        from matches
+    ) as ranked
+    where match_rank = 1
 
 ),
 
@@ -40,10 +156,11 @@ mapped as (
         ended.ticket_id,
         ended.ticket_number,
         ended.ticket_type,
-        -- Tickets whose business service the catalog does not know are kept and counted
-        -- under `unmapped`, never dropped.
-        coalesce(business_service_mapping.service_id, 'unmapped') as service_id,
+        -- Tickets no rule maps are kept and counted under `unmapped`, never dropped.
+        coalesce(first_matches.service_id, 'unmapped') as service_id,
+        first_matches.mapping_rule,
         ended.business_service,
+        ended.assignment_group,
         ended.opened_at,
         -- DESIGN §4: resolved_at, or closed_at where the table has none (sc_req_item); a
         -- canceled ticket is not resolved, whatever its times say.
@@ -64,10 +181,12 @@ mapped as (
         coalesce(ended.reopen_count, 0) > 0 as is_reopened,
         coalesce(ended.reassignment_count, 0) as reassignment_count,
         ended.category,
+        ended.subcategory,
+        ended.cmdb_ci,
         ended.caller_key
     from ended
-    left join business_service_mapping
-        on lower(trim(ended.business_service)) = lower(trim(business_service_mapping.business_service))
+    left join first_matches
+        on ended.ticket_number = first_matches.ticket_number
     left join channel_mapping
         on lower(trim(ended.contact_type)) = lower(trim(channel_mapping.contact_type))
 

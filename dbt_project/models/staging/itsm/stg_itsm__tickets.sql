@@ -51,6 +51,8 @@ renamed as (
         {{ pseudonymize('caller_id') }} as caller_key,
         location,
         category,
+        subcategory,
+        cmdb_ci,
         cast(reassignment_count as integer) as reassignment_count,
         cast(reopen_count as integer) as reopen_count,
         made_sla,

@@ -1,0 +1,84 @@
+"""What the warehouse was built with decides whether the next dbt build must start afresh."""
+
+from __future__ import annotations
+
+import copy
+
+from orchestration.build_state import (
+    BuildState,
+    incremental_code_digest,
+    read_build_state,
+    write_build_state,
+)
+
+MANIFEST = {
+    "nodes": {
+        "model.xmo.stg_itsm__tickets": {
+            "unique_id": "model.xmo.stg_itsm__tickets",
+            "resource_type": "model",
+            "config": {"materialized": "incremental"},
+            "raw_code": "select number from raw",
+        },
+        "model.xmo.dim_service": {
+            "unique_id": "model.xmo.dim_service",
+            "resource_type": "model",
+            "config": {"materialized": "table"},
+            "raw_code": "select 1",
+        },
+    },
+    "macros": {
+        "macro.xmo.latest_versions": {
+            "unique_id": "macro.xmo.latest_versions",
+            "package_name": "xmo",
+            "macro_sql": "{% macro latest_versions() %}{% endmacro %}",
+        },
+        "macro.dbt.concat": {
+            "unique_id": "macro.dbt.concat",
+            "package_name": "dbt",
+            "macro_sql": "{% macro concat() %}{% endmacro %}",
+        },
+    },
+}
+
+
+def _changed(path: tuple[str, ...], value: str) -> dict:
+    manifest = copy.deepcopy(MANIFEST)
+    node = manifest
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return manifest
+
+
+def test_the_digest_follows_the_incremental_models_and_the_projects_macros_only():
+    digest = incremental_code_digest(MANIFEST)
+    incremental = ("nodes", "model.xmo.stg_itsm__tickets", "raw_code")
+    macro = ("macros", "macro.xmo.latest_versions", "macro_sql")
+    assert incremental_code_digest(_changed(incremental, "select number, cmdb_ci from raw")) != (
+        digest
+    )
+    assert incremental_code_digest(_changed(macro, "{% macro latest_versions(x) %}")) != digest
+    # A table rebuilt whole on every run, or dbt's own macros, change nothing stored.
+    assert (
+        incremental_code_digest(_changed(("nodes", "model.xmo.dim_service", "raw_code"), "x"))
+        == digest
+    )
+    assert incremental_code_digest(_changed(("macros", "macro.dbt.concat", "macro_sql"), "")) == (
+        digest
+    )
+
+
+def test_a_build_continues_only_from_a_record_of_the_same_sources_and_code(tmp_path):
+    path = tmp_path / "state" / "warehouse_build.json"
+    current = BuildState(("survey", "itsm"), "abc")
+    assert current.differences(read_build_state(path)) == ["no record of the last build"]
+    write_build_state(path, current)
+    assert current.differences(read_build_state(path)) == []
+    grown = BuildState(("survey", "itsm", "device"), "abc")
+    assert grown.differences(read_build_state(path)) == [
+        "sources changed from survey, itsm to survey, itsm, device"
+    ]
+    rewritten = BuildState(("survey", "itsm"), "def")
+    assert rewritten.differences(read_build_state(path)) == ["the incremental models' code changed"]
+    path.write_text("not json")
+    assert read_build_state(path) is None  # unreadable: start afresh
