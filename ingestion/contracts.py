@@ -69,6 +69,9 @@ class Contract:
     # event log's updates within one minute; staging keeps the last), not duplicates: only an
     # identical copy of a row is quarantined.
     key_shared_by_versions: bool = False
+    # Groups of columns of which a file must have at least one (a device's user: employee_id
+    # or user_principal_name); a row with none of a group's values breaks a row rule.
+    required_one_of: tuple[tuple[str, ...], ...] = ()
 
     @property
     def quarantine_table(self) -> str:
@@ -368,5 +371,12 @@ def quarantine_insert_sql(
 
 
 def missing_required_columns(contract: Contract, columns: Sequence[str]) -> list[str]:
+    """The required columns a header lacks; a group of which none is there as "a or b"."""
     present = {c.strip().lower() for c in columns}
-    return [c for c in contract.required_columns if c.lower() not in present]
+    missing = [c for c in contract.required_columns if c.lower() not in present]
+    missing += [
+        " or ".join(group)
+        for group in contract.required_one_of
+        if not any(c.lower() in present for c in group)
+    ]
+    return missing

@@ -255,13 +255,15 @@ class ApiClient:
         except requests.RequestException as error:
             raise ApiError(f"{shown}: request failed ({type(error).__name__})") from None
         status = response.status_code
-        if status in (401, 403):
+        allowed = set(allow)
+        # A caller may list 403 (or 401) in `allow` for a resource it can do without.
+        if status in (401, 403) and status not in allowed:
             refused = "access denied"
             if status == 401:
                 renewed = isinstance(self.auth, OAuthToken)
                 refused = "a new access token was refused too" if renewed else "credentials refused"
             raise ApiError(f"{shown}: HTTP {status} ({refused}), check {self.credentials_hint}")
-        if status < 300 or status in set(allow):
+        if status < 300 or status in allowed:
             return response
         raise ApiError(f"{shown}: HTTP {status}: {_snippet(response.text) or response.reason}")
 

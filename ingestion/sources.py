@@ -101,6 +101,8 @@ DIRECTORY = Contract(
         Field("location"),
         Field("job_role"),
         Field("vip", "boolean"),
+        # How device sources that know no employee number (Intune) name the device's user.
+        Field("user_principal_name", personal=True),
     ),
     unique_key=("employee_id",),
 )
@@ -111,7 +113,10 @@ DEVICE = Contract(
     table="device_snapshots",
     fields=(
         Field("device_id", required=True),
-        Field("employee_id", required=True, personal=True),
+        # One of the two names the device's user: the employee id, or a user principal name
+        # (Intune) that the directory's user_principal_name turns into the employee.
+        Field("employee_id", personal=True),
+        Field("user_principal_name", personal=True),
         Field("snapshot_date", "date", required=True, not_future=True),
         Field("device_type", required=True, allowed=("laptop", "desktop", "virtual")),
         Field("model"),
@@ -126,8 +131,21 @@ DEVICE = Contract(
         Field("disk_free_pct", "double", **_PERCENT),
         Field("battery_health_pct", "double", **_PERCENT),
         Field("network_latency_ms", "double", min_value=0),
+        # Rolling 30-day totals, as Intune's endpoint analytics reports them instead of the
+        # day's counts; staging turns them into per-day counts (docs/metrics.md).
+        Field("app_crashes_30d", "integer", min_value=0),
+        Field("app_freezes_30d", "integer", min_value=0),
+        Field("system_crashes_30d", "integer", min_value=0),
     ),
     unique_key=("device_id", "snapshot_date"),
+    required_one_of=(("employee_id", "user_principal_name"),),
+    row_rules=(
+        RowRule(
+            "nullif(trim(employee_id), '') IS NULL"
+            " AND nullif(trim(user_principal_name), '') IS NULL",
+            "device without employee_id or user_principal_name",
+        ),
+    ),
 )
 
 

@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     pull = sub.add_parser("pull", help="pull changed records from a source system into landing/")
-    pull.add_argument("system", choices=["servicenow", "happysignals", "nexthink"])
+    pull.add_argument("system", choices=["servicenow", "happysignals", "nexthink", "intune"])
     pull.add_argument(
         "--since",
         metavar="'YYYY-MM-DD HH:MM:SS'",
@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="YYYY-MM-DD",
-        help="nexthink: the device day to pull (default: yesterday, UTC); may be repeated",
+        help="nexthink: the device day to pull (default: yesterday, UTC); may be repeated. "
+        "intune: only yesterday (UTC), the day its current snapshot is filed under",
     )
 
     report = sub.add_parser("report", help="write a session pack from the published marts")
@@ -453,6 +454,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
     if args.system == "nexthink":
         return pull_nexthink(args, settings)
+    if args.system == "intune":
+        return pull_intune(args, settings)
     if args.days:
         raise UsageError(f"--day is for `xmo pull nexthink`; {args.system} pulls what changed")
     if args.system == "happysignals":
@@ -549,9 +552,45 @@ def pull_nexthink(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"device mapping: {exc}") from None
     print(f"  devices      {sum(r.rows for r in results):>8,} rows in {requests} requests")
     for result in results:
-        print(f"  wrote {result.file} ({result.rows:,} rows)")
+        via = f"export {result.export_id}" if result.export_id else result.method
+        print(f"  wrote {result.file} ({result.rows:,} rows) via {via}")
     print(f"Query: {connection.query_id} on {connection.url}")
+    methods = ", ".join(dict.fromkeys(r.method for r in results))
+    print(f"Method: {methods} (XMO_NEXTHINK_METHOD={connection.method})")
     print(f"Landing files written: {len(results)}")
+    return EXIT_OK
+
+
+def pull_intune(args: argparse.Namespace, settings: Settings) -> int:
+    """`xmo pull intune`: the endpoint analytics snapshot into landing/device/<yesterday>/."""
+    from ingestion.intune.client import IntuneError
+    from orchestration.assets.intune import (
+        IntuneDayError,
+        day_to_pull,
+        intune_settings,
+        run_intune_pull,
+    )
+
+    if args.since is not None:
+        raise UsageError("--since is not for intune: it pulls the current snapshot as yesterday")
+    try:
+        day = day_to_pull(args.days)
+        connection = intune_settings(settings)
+    except (IntuneError, IntuneDayError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result, requests = run_intune_pull(settings, connection, day)
+    except IntuneError as exc:
+        print(f"xmo: Intune pull stopped: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    print(f"  devices      {result.rows:>8,} rows in {requests} requests")
+    print(f"  without user {result.devices_without_user:>8,} (landed; the load decides)")
+    print(f"  battery      {'present' if result.battery else 'absent':>8}")
+    if result.battery_note:
+        print(f"  note: {result.battery_note}")
+    print(f"  wrote {result.file} ({result.rows:,} rows)")
+    print(f"Tenant: {connection.tenant_id} on {connection.graph_url}")
+    print(f"Landing files written: {len(result.files)}")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from orchestration.assets.dbt import build_dbt_assets, published_mart_keys
 from orchestration.assets.experience_alerts import experience_alerts
 from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY, happysignals_pull
 from orchestration.assets.ingestion import PULL_KEYS, build_raw_assets
+from orchestration.assets.intune import INTUNE_PULL_KEY, intune_pull
 from orchestration.assets.nexthink import NEXTHINK_PULL_KEY, nexthink_pull
 from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY, build_pack_assets
@@ -27,6 +28,7 @@ PIPELINE_JOB = "xmo_pipeline"
 SERVICENOW_PULL_JOB = "servicenow_pull"
 HAPPYSIGNALS_PULL_JOB = "happysignals_pull"
 NEXTHINK_PULL_JOB = "nexthink_pull"
+INTUNE_PULL_JOB = "intune_pull"
 WEEKLY_PACK_JOB = "xmo_weekly_pack"
 MONTHLY_PACK_JOB = "xmo_monthly_pack"
 
@@ -85,6 +87,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 NEXTHINK_PULL_KEY,
                 "Pull yesterday's device snapshots from Nexthink into landing/device.",
             ),
+            (
+                INTUNE_PULL_JOB,
+                INTUNE_PULL_KEY,
+                "Pull Intune's endpoint analytics snapshot (Microsoft Graph) into landing/device.",
+            ),
         )
     ]
     weekly = dg.define_asset_job(
@@ -102,6 +109,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             servicenow_pull,
             happysignals_pull,
             nexthink_pull,
+            intune_pull,
             *raw_assets,
             dbt_models,
             publish,

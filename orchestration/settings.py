@@ -77,6 +77,17 @@ def _nql_parameter(raw: str) -> str:
     return raw
 
 
+# How `xmo pull nexthink` asks Nexthink (ingestion/nexthink/client.py METHODS): `auto` runs the
+# execute endpoint and, when its answer reaches the 1,000-row limit, the export instead.
+NEXTHINK_METHODS = ("auto", "execute", "export")
+
+
+def _nexthink_method(raw: str) -> str:
+    if raw.strip().lower() not in NEXTHINK_METHODS:
+        raise ValueError(raw)
+    return raw.strip().lower()
+
+
 # The dbt targets of dbt_project/profiles.yml; the same models build on each: DuckDB, Spark in
 # the dbt process (local mode), Spark on a cluster through its Thrift server.
 DBT_TARGETS = ("duckdb", "spark", "spark_thrift")
@@ -131,6 +142,17 @@ class Settings:
     nexthink_query_id: str = "#xmo_device_day"
     nexthink_api_version: str = "v1"
     nexthink_day_parameter: str | None = None
+    # `auto` (execute, then the export when execute's answer reaches its 1,000-row limit),
+    # `execute` or `export`; and the longest wait for an export's results file, in seconds.
+    nexthink_method: str = "auto"
+    nexthink_export_timeout_s: int = 1800
+    # Microsoft Intune endpoint analytics through Microsoft Graph (docs/sources.md, "Microsoft
+    # Intune pull"): the tenant, Graph's service root and the token endpoint (derived from the
+    # tenant and the Graph host when empty). The app registration's client id and secret are
+    # read only when pulling.
+    intune_tenant_id: str | None = None
+    intune_graph_url: str = "https://graph.microsoft.com"
+    intune_token_url: str | None = None
     # Experience thresholds handed to dbt as vars (DESIGN §4 metric definitions).
     min_responses: int = 5
     baseline_weeks: int = 12
@@ -198,6 +220,24 @@ class Settings:
                 lambda raw: _nql_parameter(raw) if raw else None,
                 "an NQL parameter name (letters, digits, _)",
             ),
+            nexthink_method=_parse(
+                env,
+                "XMO_NEXTHINK_METHOD",
+                "auto",
+                _nexthink_method,
+                " or ".join(", ".join(NEXTHINK_METHODS).rsplit(", ", 1)),
+            ),
+            nexthink_export_timeout_s=_parse(
+                env,
+                "XMO_NEXTHINK_EXPORT_TIMEOUT_S",
+                "1800",
+                _positive_int,
+                "a number of seconds ≥ 1",
+            ),
+            intune_tenant_id=(env.get("XMO_INTUNE_TENANT_ID") or "").strip() or None,
+            intune_graph_url=(env.get("XMO_INTUNE_GRAPH_URL") or "").strip()
+            or "https://graph.microsoft.com",
+            intune_token_url=(env.get("XMO_INTUNE_TOKEN_URL") or "").strip() or None,
             min_responses=_parse(env, "XMO_MIN_RESPONSES", "5", _positive_int, "an integer ≥ 1"),
             baseline_weeks=_parse(env, "XMO_BASELINE_WEEKS", "12", _positive_int, "an integer ≥ 1"),
             timezone=_parse(env, "XMO_TIMEZONE", "UTC", _timezone, "an IANA time zone"),

@@ -26,19 +26,54 @@
     }) }}
 {%- endmacro %}
 
-{#- Rounded to 4 decimals: the weights do not sum to exactly 1 in floating point, and no
-    reader needs a device score finer than that. -#}
-{% macro dex_score() -%}
+{#- The least share of the full weight a device-day's components must carry for a score: a
+    source that measures less (Intune has no CPU, memory, disk or network; a query may lack
+    battery) is scored over what it has, re-weighted, but two startup times alone (0.30) are
+    not a device's experience. docs/metrics.md gives an example. -#}
+{% macro dex_minimum_weight() -%}
+    {{ return(0.5) }}
+{%- endmacro %}
+
+{% macro dex_present_weight() -%}
     {%- set weights = dex_weights() -%}
-    round((
-        {% for component, weight in weights.items() -%}
-        coalesce({{ component }} * {{ weight }}, 0){% if not loop.last %} + {% endif %}
-        {%- endfor %}
-    ) / (
+    (
         {% for component, weight in weights.items() -%}
         case when {{ component }} is not null then {{ weight }} else 0 end{% if not loop.last %} + {% endif %}
         {%- endfor %}
-    ), 4)
+    )
+{%- endmacro %}
+
+{#- The weighted mean of the components present, re-weighted to their total weight; NULL when
+    they carry less than dex_minimum_weight (dex_score_missing_reason says so). Rounded to 4
+    decimals: the weights do not sum to exactly 1 in floating point, and no reader needs a
+    device score finer than that. -#}
+{% macro dex_score() -%}
+    {%- set weights = dex_weights() -%}
+    case
+        when {{ dex_present_weight() }} >= {{ dex_minimum_weight() }} - 0.0001 then round((
+        {% for component, weight in weights.items() -%}
+        coalesce({{ component }} * {{ weight }}, 0){% if not loop.last %} + {% endif %}
+        {%- endfor %}
+    ) / {{ dex_present_weight() }}, 4)
+    end
+{%- endmacro %}
+
+{#- The components a device-day's score is computed over, by name without `_score`, in the
+    weights' order, comma-separated ('' when none). -#}
+{% macro dex_components() -%}
+    concat_ws(',',
+        {% for component in dex_weights() -%}
+        case when {{ component }} is not null then '{{ component | replace('_score', '') }}' end{{ ',' if not loop.last }}
+        {% endfor -%}
+    )
+{%- endmacro %}
+
+{% macro dex_score_missing_reason() -%}
+    case
+        when {{ dex_present_weight() }} = 0 then 'no component measured'
+        when {{ dex_present_weight() }} < {{ dex_minimum_weight() }} - 0.0001 then
+            {{ dbt.concat(["'too few components: '", dex_components(), "' (a score needs half the weight)'"]) }}
+    end
 {%- endmacro %}
 
 {#- The components and the score that the device marts average, in their column order. -#}

@@ -1,7 +1,9 @@
-"""Nexthink NQL API: a client that runs a saved NQL query, and the pull that lands device days."""
+"""Nexthink NQL API: a client that runs a saved NQL query (execute or export endpoint), and the
+pull that lands device days."""
 
 from ingestion.nexthink.client import (
     EXECUTE_ROW_LIMIT,
+    ExecuteRowLimitError,
     NexthinkClient,
     NexthinkError,
     NexthinkSettings,
@@ -12,6 +14,7 @@ from ingestion.nexthink.pull import PullResult, device_landing_path, pull_device
 
 __all__ = [
     "EXECUTE_ROW_LIMIT",
+    "ExecuteRowLimitError",
     "NexthinkClient",
     "NexthinkError",
     "NexthinkSettings",

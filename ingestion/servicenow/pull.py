@@ -49,7 +49,25 @@ TICKET_FIELDS = [
     # Orders updates of a ticket that share one sys_updated_on second.
     "sys_mod_count",
 ]
-USER_FIELDS = ["employee_number", "user_name", "department", "country", "location", "title", "vip"]
+USER_FIELDS = [
+    "employee_number",
+    "user_name",
+    "email",
+    "department",
+    "country",
+    "location",
+    "title",
+    "vip",
+]
+DIRECTORY_COLUMNS = [
+    "employee_id",
+    "department",
+    "country",
+    "location",
+    "job_role",
+    "vip",
+    "user_principal_name",
+]
 TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
 
@@ -136,6 +154,14 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _user_principal_name(user: dict[str, Any]) -> str:
+    """The sign-in name device sources (Intune) know the user by: where ServiceNow's users come
+    from Entra ID, `user_name` holds the user principal name, else the email usually equals it
+    (docs/sources.md, directory)."""
+    user_name = _value(user.get("user_name"))
+    return user_name if "@" in user_name else _value(user.get("email"))
+
+
 def pull_directory(client: ServiceNowClient, landing_dir: Path, extract_date: date) -> PullResult:
     """A full sys_user snapshot as the directory extract of `extract_date`."""
     path = landing_dir / "directory" / extract_date.isoformat() / "sys_user.csv"
@@ -150,14 +176,13 @@ def pull_directory(client: ServiceNowClient, landing_dir: Path, extract_date: da
                 "location": _display(user.get("location")),
                 "job_role": _display(user.get("title")),
                 "vip": _value(user.get("vip")) or "false",
+                "user_principal_name": _user_principal_name(user),
             }
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.tmp")
     with staged.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(
-            handle, ["employee_id", "department", "country", "location", "job_role", "vip"]
-        )
+        writer = csv.DictWriter(handle, DIRECTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(staged, path)

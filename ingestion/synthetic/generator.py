@@ -200,9 +200,21 @@ def _employees(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
+# The directory's sign-in names, as ServiceNow's sys_user carries them (user_name/email): what
+# device sources that know no employee number (Intune) name a device's user by.
+USER_PRINCIPAL_DOMAIN = "corp.example"
+
+
+def user_principal_name(employee_id: str) -> str:
+    return f"{employee_id.lower()}@{USER_PRINCIPAL_DOMAIN}"
+
+
 def _directory_snapshot(employees: pd.DataFrame) -> pd.DataFrame:
     frame = employees[["employee_id", "department", "country", "location", "job_role", "vip"]]
-    return frame.assign(vip=frame["vip"].map({True: "true", False: "false"}))
+    return frame.assign(
+        vip=frame["vip"].map({True: "true", False: "false"}),
+        user_principal_name=frame["employee_id"].map(user_principal_name),
+    )
 
 
 def _write_reference(reference_dir: Path, template_dir: Path, first_day: date) -> None:

@@ -17,6 +17,7 @@ from ingestion.loader import (
 from ingestion.mapping import MappingError
 from ingestion.sources import SOURCES, Source
 from orchestration.assets.happysignals import HAPPYSIGNALS_PULL_KEY
+from orchestration.assets.intune import INTUNE_PULL_KEY
 from orchestration.assets.nexthink import NEXTHINK_PULL_KEY
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY
 from orchestration.policies import TRANSIENT_RETRY
@@ -83,7 +84,7 @@ PULLED_BY: dict[str, tuple[dg.AssetKey, ...]] = {
     "itsm": (SERVICENOW_PULL_KEY,),
     "directory": (SERVICENOW_PULL_KEY,),
     "survey": (HAPPYSIGNALS_PULL_KEY,),
-    "device": (NEXTHINK_PULL_KEY,),
+    "device": (NEXTHINK_PULL_KEY, INTUNE_PULL_KEY),
 }
 # Every pull asset: each runs as its own job, outside the daily pipeline.
 PULL_KEYS: tuple[dg.AssetKey, ...] = tuple(

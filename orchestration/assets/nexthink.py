@@ -12,6 +12,8 @@ from ingestion.nexthink.client import (
     ENV_API_VERSION,
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,
+    ENV_EXPORT_TIMEOUT,
+    ENV_METHOD,
     ENV_QUERY_ID,
     ENV_TOKEN_URL,
     ENV_URL,
@@ -45,6 +47,8 @@ def nexthink_settings(settings: Settings, env: Mapping[str, str] | None = None) 
             ENV_TOKEN_URL: settings.nexthink_token_url or "",
             ENV_QUERY_ID: settings.nexthink_query_id,
             ENV_API_VERSION: settings.nexthink_api_version,
+            ENV_METHOD: settings.nexthink_method,
+            ENV_EXPORT_TIMEOUT: str(settings.nexthink_export_timeout_s),
             ENV_CLIENT_ID: env.get(ENV_CLIENT_ID, ""),
             ENV_CLIENT_SECRET: env.get(ENV_CLIENT_SECRET, ""),
         }
@@ -81,7 +85,8 @@ def days_to_pull(settings: Settings, days: list[date], latest: date | None = Non
 def run_nexthink_pull(
     settings: Settings, connection: NexthinkSettings, days: list[date]
 ) -> tuple[list[PullResult], int]:
-    """Pull each day with this data dir's mappings; returns what was landed and the requests."""
+    """Pull each day with this data dir's mappings and the configured method (execute,
+    export, or auto); returns what was landed and the requests sent."""
     client = NexthinkClient.from_settings(connection)
     try:
         results = [
@@ -95,6 +100,7 @@ def run_nexthink_pull(
                     if settings.nexthink_day_parameter
                     else None
                 ),
+                method=connection.method,
             )
             for day in days
         ]
@@ -117,9 +123,10 @@ class NexthinkPullConfig(dg.Config):
     description=(
         "Yesterday's device snapshots (config `days` for others, when the saved query takes the "
         "day as an NQL parameter): the answer of the saved NQL API query, written to "
-        "landing/device/<day>/nexthink.csv exactly as a file drop would be, one row per device. "
-        "Needs XMO_NEXTHINK_URL, XMO_NEXTHINK_CLIENT_ID and XMO_NEXTHINK_CLIENT_SECRET "
-        "(see docs/sources.md)."
+        "landing/device/<day>/nexthink.csv exactly as a file drop would be, one row per device; "
+        "through the export API when the estate exceeds the execute endpoint's 1,000 rows "
+        "(XMO_NEXTHINK_METHOD). Needs XMO_NEXTHINK_URL, XMO_NEXTHINK_CLIENT_ID and "
+        "XMO_NEXTHINK_CLIENT_SECRET (see docs/sources.md)."
     ),
 )
 def nexthink_pull(
@@ -140,15 +147,22 @@ def nexthink_pull(
     except MappingError as exc:
         raise dg.Failure(f"device mapping: {exc}", allow_retries=False) from None
     records = sum(result.rows for result in results)
+    methods = ", ".join(dict.fromkeys(result.method for result in results))
     context.log.info(
-        f"pulled {records} device rows into {len(results)} day files in {requests} requests"
+        f"pulled {records} device rows into {len(results)} day files in {requests} requests "
+        f"(method: {methods or 'none'}, {ENV_METHOD}={connection.method})"
     )
-    return dg.MaterializeResult(
-        metadata={
-            "records": records,
-            "files_written": len(results),
-            "days": dg.MetadataValue.text(", ".join(r.day.isoformat() for r in results)),
-            "requests": requests,
-            "query_id": dg.MetadataValue.text(connection.query_id),
-        }
-    )
+    metadata: dict[str, object] = {
+        "records": records,
+        "files_written": len(results),
+        "days": dg.MetadataValue.text(", ".join(r.day.isoformat() for r in results)),
+        "requests": requests,
+        "query_id": dg.MetadataValue.text(connection.query_id),
+    }
+    export_ids = [result.export_id for result in results if result.export_id]
+    if export_ids:
+        # A pull that went through the export API says so; an execute-only pull reports
+        # what it always did (its metadata is unchanged).
+        metadata["method"] = dg.MetadataValue.text(methods)
+        metadata["export_id"] = dg.MetadataValue.text(", ".join(export_ids))
+    return dg.MaterializeResult(metadata=metadata)

@@ -243,7 +243,9 @@ def sample_sql(
             f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT {SAMPLE_SIZE}"
         )
     return (
-        f"SELECT DISTINCT {shown_value(check.column)} AS v FROM {relation} "
+        f"SELECT DISTINCT "
+        f"{repr(WITHHELD) if check.column in personal else quoted(check.column)} AS v "
+        f"FROM {relation} "
         f"WHERE ({where}) AND ({check.violation_sql}) ORDER BY 1 LIMIT {SAMPLE_SIZE}"
     )
 

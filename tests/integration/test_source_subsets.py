@@ -145,6 +145,9 @@ def _run(root: Path, name: str) -> Organisation:
 def organisations(tmp_path_factory) -> Iterator[dict[str, Organisation]]:
     root = tmp_path_factory.mktemp("subsets")
     saved = dict(os.environ)
+    # One pseudonym key for all the organisations, so that their employee keys compare (each
+    # data dir would otherwise make its own).
+    os.environ["XMO_PSEUDONYM_SALT"] = "subsets-share-one-pseudonym-key-0123456789"
     try:
         yield {name: _run(root, name) for name in SUBSETS}
     finally:

@@ -142,7 +142,7 @@ def test_bad_rows_end_quarantined_with_every_kind_of_reason(tmp_path):
         "duplicate device_id",
         "3 fields, expected 11",  # a truncated survey row
         "12 fields, expected 11",  # an unquoted comma in a survey row
-        "3 fields, expected 6",  # a truncated directory row
+        "3 fields, expected 7",  # a truncated directory row
         "17 fields, expected 16",  # an unquoted comma in a device row
     ):
         assert expected in joined

@@ -343,3 +343,43 @@ def test_a_process_that_dies_mid_load_leaves_the_partition_as_it_was(paths):
     assert died.returncode == 9, died.stderr
 
     assert rows(warehouse, "SELECT response_id FROM raw.survey_responses") == [("R1",)]
+
+
+def test_a_device_is_named_by_employee_id_or_user_principal_name(paths):
+    # Intune knows a device's user by sign-in name, not employee number: either will do, and
+    # 30-day totals may stand in for the day's counts. A file with neither user column is
+    # refused; a row with neither value is quarantined.
+    warehouse, landing = paths
+    header = (
+        "device_id,user_principal_name,snapshot_date,device_type,model,boot_duration_s,"
+        "app_crashes_30d,app_freezes_30d,system_crashes_30d"
+    )
+    write(
+        landing,
+        "device",
+        "intune.csv",
+        f"{header}\n"
+        "d1,Jane.Doe@corp.example,2026-03-10,laptop,Surface,41.5,12,3,0\n"
+        "d2,,2026-03-10,desktop,OptiPlex,60,0,0,1\n",
+    )
+    load = load_partition(warehouse, landing, SOURCES["device"], DAY)
+    assert (load.loaded, load.quarantine_reasons) == (
+        1,
+        {"device without employee_id or user_principal_name": 1},
+    )
+    assert rows(
+        warehouse,
+        "SELECT device_id, employee_id, user_principal_name, app_crashes, app_crashes_30d, "
+        "app_freezes_30d, system_crashes_30d FROM raw.device_snapshots",
+    ) == [("d1", None, "Jane.Doe@corp.example", None, 12, 3, 0)]
+
+    write(
+        landing,
+        "device",
+        "intune.csv",
+        "device_id,snapshot_date,device_type\nd3,2026-03-10,laptop\n",
+    )
+    with pytest.raises(
+        LandingFileError, match=r"required column\(s\) missing: employee_id or user_principal_name"
+    ):
+        load_partition(warehouse, landing, SOURCES["device"], DAY)

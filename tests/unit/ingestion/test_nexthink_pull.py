@@ -336,7 +336,9 @@ def test_an_unknown_query_id_or_missing_columns_fail_naming_what_to_fix(tmp_path
             pull_device_days(client_for(fake), tmp_path / "landing", DAY)
     headers = [h for h in NQL_HEADERS if h != "employee_id"]
     with FakeNexthink(headers, [r[:1] + r[2:] for r in eight_devices()]) as fake:
-        with pytest.raises(NexthinkError, match=r"lacks the device column\(s\) employee_id"):
+        with pytest.raises(
+            NexthinkError, match=r"lacks the device column\(s\) employee_id or user_principal_name"
+        ):
             pull_device_days(client_for(fake), tmp_path / "landing", DAY)
     assert not (tmp_path / "landing").exists()
 

@@ -221,7 +221,8 @@ def test_the_directory_pull_writes_a_loadable_snapshot(tmp_path):
             "sys_id": "u1",
             "sys_updated_on": "2026-01-01 00:00:00",
             "employee_number": "E000001",
-            "user_name": "jdoe",
+            "user_name": "jdoe@corp.example",  # an instance whose users come from Entra ID
+            "email": "john.doe@corp.example",
             "department": {"value": "d1", "display_value": "Finance"},
             "country": "FI",
             "location": {"value": "l1", "display_value": "Helsinki"},
@@ -233,6 +234,7 @@ def test_the_directory_pull_writes_a_loadable_snapshot(tmp_path):
             "sys_updated_on": "2026-01-02 00:00:00",
             "employee_number": "",
             "user_name": "asmith",
+            "email": "a.smith@corp.example",
             "department": "",
             "country": "",
             "location": "",
@@ -249,8 +251,12 @@ def test_the_directory_pull_writes_a_loadable_snapshot(tmp_path):
     assert (loads[0].loaded, loads[0].quarantined) == (2, 0)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
     assert con.execute(
-        "SELECT employee_id, department, vip FROM raw.directory_employees ORDER BY 1"
-    ).fetchall() == [("E000001", "Finance", False), ("asmith", None, True)]
+        "SELECT employee_id, department, vip, user_principal_name FROM raw.directory_employees "
+        "ORDER BY 1"
+    ).fetchall() == [
+        ("E000001", "Finance", False, "jdoe@corp.example"),
+        ("asmith", None, True, "a.smith@corp.example"),
+    ]
 
 
 def raw_tickets(warehouse: Path) -> list[tuple]:

@@ -28,6 +28,7 @@ def test_asset_keys_and_groups(graph):
         "landing/servicenow_pull": "ingestion",
         "landing/happysignals_pull": "ingestion",
         "landing/nexthink_pull": "ingestion",
+        "landing/intune_pull": "ingestion",
         "raw/survey_responses": "ingestion",
         "raw/itsm_tickets": "ingestion",
         "raw/directory_employees": "ingestion",
@@ -164,7 +165,7 @@ def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(gr
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert not {s for s in selected if s.startswith("landing/")}
     assert {"reporting/xmo_reporting", "reports/weekly_pack", "reports/monthly_pack"} <= selected
-    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull"):
+    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull", "intune_pull"):
         pull = defs.resolve_job_def(name)
         assert {k.to_user_string() for k in pull.asset_layer.selected_asset_keys} == {
             f"landing/{name}"
@@ -175,21 +176,21 @@ def test_the_pipeline_job_is_daily_partitioned_and_leaves_the_remote_pull_out(gr
 def test_the_raw_tables_are_fed_by_their_pulls(graph):
     _, asset_graph = graph
     fed_by = {
-        "itsm_tickets": "servicenow_pull",
-        "directory_employees": "servicenow_pull",
-        "survey_responses": "happysignals_pull",
-        "device_snapshots": "nexthink_pull",
+        "itsm_tickets": {"servicenow_pull"},
+        "directory_employees": {"servicenow_pull"},
+        "survey_responses": {"happysignals_pull"},
+        "device_snapshots": {"nexthink_pull", "intune_pull"},
     }
-    for table, pull in fed_by.items():
+    for table, pulls in fed_by.items():
         parents = asset_graph.get(dg.AssetKey(["raw", table])).parent_keys
         assert {key for key in parents if key.path[0] == "landing"} == {
-            dg.AssetKey(["landing", pull])
+            dg.AssetKey(["landing", pull]) for pull in pulls
         }
 
 
 def test_the_pulls_may_retry_transient_failures(graph):
     defs, _ = graph
-    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull"):
+    for name in ("servicenow_pull", "happysignals_pull", "nexthink_pull", "intune_pull"):
         job = defs.resolve_job_def(name)
         policy = job.graph.node_named(f"landing__{name}").definition.retry_policy
         assert policy is not None and policy.max_retries == 3, name

@@ -240,15 +240,14 @@ def make_raw(ctx: GateContext, daily_rows: dict[date, int], lag_days: int = 0) -
     ctx.db.close()
     con = duckdb.connect(str(ctx.database_path))
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute("""CREATE OR REPLACE TABLE raw.device_snapshots (device_id VARCHAR,
-        employee_id VARCHAR, snapshot_date DATE, device_type VARCHAR, model VARCHAR,
-        os_version VARCHAR, boot_duration_s DOUBLE, logon_duration_s DOUBLE,
-        app_crashes BIGINT, app_freezes BIGINT, system_crashes BIGINT,
-        cpu_saturation_pct DOUBLE, memory_saturation_pct DOUBLE,
-        disk_free_pct DOUBLE, battery_health_pct DOUBLE, network_latency_ms DOUBLE,
-        _extract_date DATE, _source_file VARCHAR, _source_line BIGINT, _loaded_at TIMESTAMP)""")
+    con.execute("DROP TABLE IF EXISTS raw.device_snapshots")
+    con.execute(raw_table_ddl(SOURCES["device"].contract, "raw"))
     for day, rows in daily_rows.items():
-        con.execute(f"""INSERT INTO raw.device_snapshots SELECT 'D' || i, 'E' || i,
+        con.execute(f"""INSERT INTO raw.device_snapshots (device_id, employee_id,
+            snapshot_date, device_type, model, os_version, boot_duration_s, logon_duration_s,
+            app_crashes, app_freezes, system_crashes, cpu_saturation_pct, memory_saturation_pct,
+            disk_free_pct, battery_health_pct, network_latency_ms, _extract_date, _source_file,
+            _source_line, _loaded_at) SELECT 'D' || i, 'E' || i,
             DATE '{day}' - INTERVAL {lag_days} DAY, 'laptop', 'X1', 'w11', 30, 20, 0, 0, 0,
             5, 5, 50, 90, 10, DATE '{day}', 'f', i, now() FROM range({rows}) t(i)""")
     con.close()
@@ -564,8 +563,10 @@ def test_the_evidence_of_a_broken_rule_never_shows_an_employee_id(ctx):
     ctx.db.close()
     con = duckdb.connect(str(ctx.database_path))
     con.execute(
-        "INSERT INTO raw.directory_employees SELECT 'E000777', 'Finance', 'FI', 'Helsinki', "
-        f"'Analyst', false, DATE '{RUN_DATE}', 'sys_user.csv', i, now() FROM range(2) t(i)"
+        "INSERT INTO raw.directory_employees BY NAME SELECT 'E000777' AS employee_id, "
+        "'Finance' AS department, 'FI' AS country, 'Helsinki' AS location, 'Analyst' AS job_role, "
+        f"false AS vip, DATE '{RUN_DATE}' AS _extract_date, 'sys_user.csv' AS _source_file, "
+        "i AS _source_line, now() AS _loaded_at FROM range(2) t(i)"
     )
     con.close()
     failed = raw_schema(ctx, "directory")

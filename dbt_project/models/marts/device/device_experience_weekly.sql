@@ -35,8 +35,15 @@ by_group_week as (
         count(distinct device_id) as devices,
         sum(device_days) as device_days,
         {% for column in device_score_columns() -%}
-        sum({{ column }}_sum) / nullif(sum({{ column }}_count), 0) as {{ column }}{{ ',' if not loop.last }}
-        {% endfor %}
+        sum({{ column }}_sum) / nullif(sum({{ column }}_count), 0) as {{ column }},
+        {% endfor -%}
+        -- The components the group's scores were computed over: a source measures what it
+        -- measures (Intune: no CPU, memory or disk), and the score is re-weighted over those.
+        concat_ws(',',
+            {% for column in dex_weights() -%}
+            case when sum({{ column }}_count) > 0 then '{{ column | replace('_score', '') }}' end{{ ',' if not loop.last }}
+            {% endfor -%}
+        ) as dex_components
     from device_weeks_by_department
     group by department, model, week_start
 
@@ -54,6 +61,7 @@ final as (
         {% for column in device_score_columns() -%}
         cast(case when devices >= 5 then {{ column }} end as double) as {{ column }},
         {% endfor -%}
+        cast(case when devices >= 5 then dex_components end as {{ dbt.type_string() }}) as dex_components,
         cast(devices < 5 as boolean) as low_sample
     from by_group_week
 

@@ -12,6 +12,9 @@ renamed as (
     select
         device_id,
         {{ pseudonymize('employee_id') }} as employee_key,
+        -- Intune names the user, not the employee: the directory's user principal name, hashed
+        -- the same way, turns it into the employee (int_device_days_scored).
+        {{ pseudonymize("lower(nullif(trim(user_principal_name), ''))") }} as user_principal_key,
         snapshot_date,
         lower(device_type) as device_type,
         model,
@@ -26,6 +29,9 @@ renamed as (
         disk_free_pct,
         battery_health_pct,
         network_latency_ms,
+        app_crashes_30d,
+        app_freezes_30d,
+        system_crashes_30d,
         _extract_date as extract_date,
         _source_file as source_file,
         _source_line as source_line

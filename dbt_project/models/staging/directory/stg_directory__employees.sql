@@ -79,6 +79,7 @@ renamed as (
 
     select
         {{ pseudonymize('employee_id') }} as employee_key,
+        {{ pseudonymize("lower(nullif(trim(user_principal_name), ''))") }} as user_principal_key,
         department,
         country,
         location,
