@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install manifest lint fmt test demo dev bench lock clean browser bi-client screenshots \
+.PHONY: install manifest lint fmt test demo dev bench bench-nexthink lock clean browser bi-client screenshots \
 	install-spark java test-spark spark-cluster
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
@@ -104,6 +104,11 @@ SCALES ?= S M L
 SPARK_SCALES ?= S
 bench: install install-spark manifest java
 	$(BIN)/python -m benchmarks.run --scales $(SCALES) --spark-scales $(SPARK_SCALES)
+
+# The Nexthink export pull's peak memory at 20,000 and 200,000 devices, against the local
+# stand-in (benchmarks/nexthink_export_memory.py): it must not grow with the estate.
+bench-nexthink: install
+	$(BIN)/python benchmarks/nexthink_export_memory.py
 
 # Re-resolve the full transitive lock after changing a pin in pyproject.toml.
 lock:
