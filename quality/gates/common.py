@@ -231,8 +231,10 @@ def sample_sql(
     the key must be unique per extract). Evidence goes to the Dagster UI and the Data Docs,
     which hold no personal data: a value of a `personal` column is withheld."""
 
+    withheld = f"'{WITHHELD}'"
+
     def shown_value(column: str) -> str:
-        return f"'{WITHHELD}'" if column in personal else f"CAST({quoted(column)} AS VARCHAR)"
+        return withheld if column in personal else f"CAST({quoted(column)} AS VARCHAR)"
 
     if isinstance(check, UniqueKey):
         keys = ", ".join(quoted(c) for c in (*check.columns, *([by] if by else [])))
@@ -242,10 +244,10 @@ def sample_sql(
             f"WHERE ({where}) AND {check.present_sql} "
             f"GROUP BY {keys} HAVING count(*) > 1 ORDER BY 1 LIMIT {SAMPLE_SIZE}"
         )
+    # A single column keeps its type: a range sample reads [150.0], not ['150.0'].
+    shown = withheld if check.column in personal else quoted(check.column)
     return (
-        f"SELECT DISTINCT "
-        f"{repr(WITHHELD) if check.column in personal else quoted(check.column)} AS v "
-        f"FROM {relation} "
+        f"SELECT DISTINCT {shown} AS v FROM {relation} "
         f"WHERE ({where}) AND ({check.violation_sql}) ORDER BY 1 LIMIT {SAMPLE_SIZE}"
     )
 
