@@ -179,6 +179,32 @@ def generate(
     return summary
 
 
+def ticket_survey_answers(config: GeneratorConfig) -> pd.DataFrame:
+    """The organisation's ticket-survey answers, drawn in memory as `generate` draws them.
+
+    One row per answer: service_id, happiness, lost_time_minutes (NaN when not given). The
+    uncertainty harness (quality/uncertainty.py) samples weeks from it, so its lost-time
+    distribution is the calibrated one, not a stand-in.
+    """
+    first_day, _ = config.timeline()
+    rng = np.random.default_rng(config.seed)
+    days = [first_day + timedelta(days=i) for i in range(config.days)]
+    employees = _employees(rng, config.employees)
+    tickets = _tickets(rng, config, days, employees)
+    answers = _ticket_responses(rng, config, tickets, days)
+    # As in `generate`: a request closed incomplete or skipped is never surveyed.
+    unresolved = set(tickets.loc[tickets["request_ending"] != "", "number"])
+    answers = answers[~answers["ticket_number"].isin(unresolved)]
+    service = tickets.set_index("number")["service_id"]
+    return pd.DataFrame(
+        {
+            "service_id": answers["ticket_number"].map(service).to_numpy(),
+            "happiness": answers["happiness"].to_numpy(),
+            "lost_time_minutes": answers["lost_time_minutes"].to_numpy(dtype=float),
+        }
+    )
+
+
 def _employees(rng: np.random.Generator, n: int) -> pd.DataFrame:
     location_idx = rng.integers(0, len(org.LOCATIONS), n)
     model_shares = np.array([m[2] for m in org.DEVICE_MODELS])

@@ -318,9 +318,9 @@ def test_the_dbt_unit_tests_pass_against_the_built_warehouse(pipeline_run):
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    # Twenty-two unit tests, all passed (dbt also counts the on-run-start hook among the passes).
-    assert "22 unit tests" in result.stdout, result.stdout[-2000:]
-    assert "PASS=23 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
+    # Twenty-three unit tests, all passed (dbt also counts the on-run-start hook among the passes).
+    assert "23 unit tests" in result.stdout, result.stdout[-2000:]
+    assert "PASS=24 WARN=0 ERROR=0" in result.stdout, result.stdout[-2000:]
 
 
 def test_dbt_docs_generate_documents_every_published_mart(pipeline_run, tmp_path):

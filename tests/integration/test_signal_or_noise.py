@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 Z_95 = 1.96
 MIN_RESPONSES = 5
-MIN_LOST_TIME_ANSWERS = 50  # dbt var min_lost_time_answers_to_test
+MIN_LOST_TIME_ANSWERS = 5  # dbt var min_lost_time_answers_to_test
+MIN_LOST_TIME_ANSWERS_FOR_INTERVAL = 150  # dbt var min_lost_time_answers_for_interval
 MAX_FALSE_ALARM_RATE = 0.05
 # Benjamini-Hochberg at q 0.05 lets a week's family of tests (every service, both indicators)
 # hold a false discovery about one week in twenty when nothing changed; a half year holds some
@@ -64,16 +66,38 @@ def answers(warehouse: Settings) -> pd.DataFrame:
     return answers
 
 
-def wald(happiness: pd.Series) -> tuple[float, float]:
-    """The NPS-style score and its Wald standard error, straight from the 0-10 answers."""
+def adjusted_wald(happiness: pd.Series) -> tuple[float, float, float]:
+    """The NPS-style score, and the adjusted-Wald centre and standard error behind its interval
+    and test (3 answers more, 3/4 of a promoter and 3/4 of a detractor), from the 0-10 answers."""
     n = len(happiness)
-    p, d = (happiness >= 9).mean(), (happiness <= 6).mean()
-    return 100 * (p - d), 100 * math.sqrt((p + d - (p - d) ** 2) / n)
+    promoters, detractors = (happiness >= 9).sum(), (happiness <= 6).sum()
+    p, d = (promoters + 0.75) / (n + 3), (detractors + 0.75) / (n + 3)
+    score = 100 * (promoters - detractors) / n
+    return score, 100 * (p - d), 100 * math.sqrt((p + d - (p - d) ** 2) / (n + 3))
 
 
 def mean_and_error(minutes: pd.Series) -> tuple[float, float]:
     reported = minutes.dropna().astype(float)
     return reported.mean(), reported.std(ddof=1) / math.sqrt(len(reported))
+
+
+def pooled_log_error(now: pd.Series, reference: pd.Series) -> float:
+    """Standard error of the difference of mean log(1 + minutes), both windows' variance pooled."""
+    a = np.log1p(now.dropna().astype(float).to_numpy())
+    b = np.log1p(reference.dropna().astype(float).to_numpy())
+    return math.sqrt(np.concatenate([a, b]).var(ddof=1) * (1 / len(a) + 1 / len(b)))
+
+
+def rank_sum_test(now: pd.Series, reference: pd.Series) -> tuple[float, float]:
+    """Mann-Whitney: this week's rank-sum less its expectation, moved 0.5 towards 0, and its
+    tie-corrected standard error."""
+    a, b = now.dropna().astype(float), reference.dropna().astype(float)
+    both = pd.concat([a, b], ignore_index=True)
+    m, n = len(a), len(both)
+    shift = both.rank(method="average").iloc[:m].sum() - m * (n + 1) / 2
+    tied = both.value_counts().to_numpy(dtype=float)
+    se = math.sqrt(m * (n - m) / 12 * ((n + 1) - (tied**3 - tied).sum() / (n * (n - 1))))
+    return math.copysign(max(abs(shift) - 0.5, 0.0), shift), se
 
 
 def storm_week(settings: Settings) -> date:
@@ -168,10 +192,10 @@ def test_every_weekly_interval_is_recomputed_from_the_answers(warehouse, answers
         if row.low_sample:
             assert pd.isna(row.happiness_ci_low) and pd.isna(row.lost_time_ci_high)
             continue
-        score, se = wald(group.happiness)
-        assert row.happiness_ci_low == pytest.approx(max(-100, score - Z_95 * se), abs=1e-9)
-        assert row.happiness_ci_high == pytest.approx(min(100, score + Z_95 * se), abs=1e-9)
-        if group.lost_time_minutes.notna().sum() < 2:
+        _, centre, se = adjusted_wald(group.happiness)
+        assert row.happiness_ci_low == pytest.approx(max(-100, centre - Z_95 * se), abs=1e-9)
+        assert row.happiness_ci_high == pytest.approx(min(100, centre + Z_95 * se), abs=1e-9)
+        if group.lost_time_minutes.notna().sum() < MIN_LOST_TIME_ANSWERS_FOR_INTERVAL:
             assert pd.isna(row.lost_time_ci_low) and pd.isna(row.lost_time_ci_high)
         else:
             mean, se = mean_and_error(group.lost_time_minutes)
@@ -195,29 +219,36 @@ def test_every_change_is_recomputed_from_the_answers_of_its_two_windows(changes,
             assert row.reference_end.date() == row.week_start.date() - timedelta(days=1)
         assert len(now) >= MIN_RESPONSES and len(reference) >= MIN_RESPONSES
         if row.indicator == "happiness_score":
-            (value, se), (reference_value, reference_se) = (
-                wald(now.happiness),
-                wald(reference.happiness),
-            )
+            value, centre, se = adjusted_wald(now.happiness)
+            reference_value, reference_centre, reference_se = adjusted_wald(reference.happiness)
+            tested, spread = centre - reference_centre, math.sqrt(se**2 + reference_se**2)
+            detectable = Z_95 * spread
         else:
             assert now.lost_time_minutes.notna().sum() >= MIN_LOST_TIME_ANSWERS
             assert reference.lost_time_minutes.notna().sum() >= MIN_LOST_TIME_ANSWERS
-            (value, se), (reference_value, reference_se) = (
-                mean_and_error(now.lost_time_minutes),
-                mean_and_error(reference.lost_time_minutes),
-            )
-        spread = math.sqrt(se**2 + reference_se**2)
+            value = now.lost_time_minutes.dropna().mean()
+            reference_value = reference.lost_time_minutes.dropna().mean()
+            tested, spread = rank_sum_test(now.lost_time_minutes, reference.lost_time_minutes)
+            log_error = pooled_log_error(now.lost_time_minutes, reference.lost_time_minutes)
+            detectable = reference_value * math.expm1(Z_95 * log_error)
+        delta = value - reference_value
         assert row.value == pytest.approx(value, abs=1e-9)
         assert row.reference_value == pytest.approx(reference_value, abs=1e-9)
-        assert row.minimum_detectable_change == pytest.approx(Z_95 * spread, abs=1e-9)
-        if spread == 0:
+        assert row.delta == pytest.approx(delta, abs=1e-9)
+        assert row.minimum_detectable_change == pytest.approx(detectable, rel=1e-9, abs=1e-9)
+        if spread < 1e-9:
             assert pd.isna(row.z) and not row.is_significant
             continue
-        z = (value - reference_value) / spread
+        z = tested / spread
         assert row.z == pytest.approx(z, rel=1e-9, abs=1e-9)
         # p = 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2); the SQL's fit is good to 1.2e-7 relative.
         assert row.p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), rel=2e-7)
-        if abs(value - reference_value) < 1e-9:  # no change has no direction
+        # Significant where q <= 0.05 and the published delta clears the detectable change, the
+        # way the test found.
+        assert row.is_significant == (
+            row.q_value <= 0.05 and abs(delta) >= detectable and (tested > 0) == (delta > 0)
+        )
+        if abs(delta) < 1e-9:  # no change has no direction
             assert pd.isna(row.direction)
             continue
         worse = (value < reference_value) == (row.indicator == "happiness_score")
@@ -239,5 +270,7 @@ def test_q_values_are_benjamini_hochberg_over_each_week_and_reference_kind(chang
     for _, family in tested.groupby(["week_start", "reference_kind"]):
         expected = benjamini_hochberg(family.p_value.tolist())
         assert family.q_value.tolist() == pytest.approx(expected, rel=1e-12, abs=1e-15)
-        significant = family.q_value <= 0.05
-        assert family.is_significant.tolist() == significant.tolist()
+        # Significant: q <= 0.05, and the published delta clears the detectable change.
+        clears = family.delta.abs() >= family.minimum_detectable_change
+        assert (family.is_significant <= (family.q_value <= 0.05)).all()
+        assert (family.is_significant <= clears).all()

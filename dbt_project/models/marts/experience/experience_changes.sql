@@ -1,6 +1,7 @@
 {#- Is this week's score a change or noise? Each in-scope service week is tested against the four
     weeks before it and against its XLA baseline window, both pooled as one group (docs/metrics.md).
-    Every side works from counts and sums (experience_counts), so pooling is adding up. -#}
+    Happiness works from counts (experience_counts), so pooling is adding up; lost time is tested
+    on the ranks of both windows' answers. -#}
 with
 
 services as (
@@ -113,7 +114,9 @@ reference_counts as (
         sum(week_counts.detractors) as detractors,
         sum(week_counts.lost_time_responses) as lost_time_responses,
         sum(week_counts.lost_time_sum) as lost_time_sum,
-        sum(week_counts.lost_time_sum_of_squares) as lost_time_sum_of_squares
+        sum(week_counts.lost_time_sum_of_squares) as lost_time_sum_of_squares,
+        sum(week_counts.lost_time_log_sum) as lost_time_log_sum,
+        sum(week_counts.lost_time_log_sum_of_squares) as lost_time_log_sum_of_squares
     from reference_windows
     inner join week_counts
         on reference_windows.service_id = week_counts.service_id
@@ -128,12 +131,109 @@ reference_counts as (
 
 ),
 
--- Both sides of every test, each with its value and standard error. No test where either side
--- is low sample, nor where the normal approximation behind z does not hold (docs/metrics.md):
--- a score needs min_answers_off_each_extreme answers that are not 9-10 and as many that are not
--- 0-6 (near +-100 the Wald error shrinks to nothing: 9 tens out of 9 would be "certain"); lost
--- time needs min_lost_time_answers_to_test answers reporting it (its heavy tail makes the mean
--- of fewer miss the rare long losses and look like a change).
+-- Lost time is tested on ranks (Mann-Whitney): both windows' answers ranked together, tied
+-- answers sharing the mean of their ranks. Its heavy tail makes a test on means or logs call a
+-- small week with one long loss "worse" far more often than its p-value says
+-- (quality/uncertainty.py); the rank-sum's null distribution does not depend on the tail.
+lost_time_answers as (
+
+    select service_id, week_start, cast(lost_time_minutes as double) as minutes
+    from ticket_responses
+    where lost_time_minutes is not null
+
+),
+
+lost_time_test_answers as (
+
+    select
+        reference_windows.service_id,
+        reference_windows.week_start,
+        reference_windows.reference_kind,
+        1 as is_this_week,
+        lost_time_answers.minutes
+    from reference_windows
+    inner join lost_time_answers
+        on reference_windows.service_id = lost_time_answers.service_id
+        and reference_windows.week_start = lost_time_answers.week_start
+
+    union all
+
+    select
+        reference_windows.service_id,
+        reference_windows.week_start,
+        reference_windows.reference_kind,
+        0 as is_this_week,
+        lost_time_answers.minutes
+    from reference_windows
+    inner join lost_time_answers
+        on reference_windows.service_id = lost_time_answers.service_id
+        and lost_time_answers.week_start >= reference_windows.reference_start
+        and lost_time_answers.week_start <= reference_windows.reference_end
+
+),
+
+lost_time_ties as (
+
+    select
+        service_id,
+        week_start,
+        reference_kind,
+        minutes,
+        count(*) as tied
+    from lost_time_test_answers
+    group by service_id, week_start, reference_kind, minutes
+
+),
+
+-- The rank-sum of this week's answers, and the tie term sum(t^3 - t) of the variance.
+lost_time_rank_sums as (
+
+    select
+        answers.service_id,
+        answers.week_start,
+        answers.reference_kind,
+        sum(case when answers.is_this_week = 1 then answers.mid_rank else 0 end) as rank_sum,
+        sum(answers.is_this_week) as this_week_answers,
+        count(*) as answers,
+        max(ties.tie_term) as tie_term
+    from (
+        select
+            service_id,
+            week_start,
+            reference_kind,
+            is_this_week,
+            rank() over (partition by service_id, week_start, reference_kind order by minutes)
+                + (count(*) over (partition by service_id, week_start, reference_kind, minutes) - 1)
+                / 2.0 as mid_rank
+        from lost_time_test_answers
+    ) as answers
+    inner join (
+        select
+            service_id,
+            week_start,
+            reference_kind,
+            sum(cast(tied as double) * tied * tied - tied) as tie_term
+        from lost_time_ties
+        group by service_id, week_start, reference_kind
+    ) as ties
+        on answers.service_id = ties.service_id
+        and answers.week_start = ties.week_start
+        and answers.reference_kind = ties.reference_kind
+    group by answers.service_id, answers.week_start, answers.reference_kind
+
+),
+
+-- Both sides of every test: the published values and their intervals, the difference the test
+-- judges and its standard error (docs/metrics.md, measured in quality/uncertainty.py). No test
+-- where either side is low sample.
+--   happiness: the adjusted-Wald difference, centre_now - centre_ref over
+--     sqrt(se_now^2 + se_ref^2), each side's adjusted-Wald centre and standard error;
+--   lost time: the Mann-Whitney rank-sum of this week's answers less its expectation under no
+--     change, m (N + 1) / 2, moved 0.5 towards 0 (continuity), over
+--     sqrt(m m_ref / 12 ((N + 1) - ties / (N (N - 1)))). Both sides need
+--     min_lost_time_answers_to_test answers. Its detectable change is in minutes: what
+--     multiplying every reference answer by exp(1.96 se) would add to the mean, se that of mean
+--     log(1 + minutes) with both windows' variance pooled.
 sides as (
 
     select
@@ -146,19 +246,22 @@ sides as (
         this_week.responses as n,
         reference.responses as reference_n,
         cast(100 * (this_week.promoters - this_week.detractors) as double) / this_week.responses as value,
-        {{ happiness_standard_error('this_week.promoters', 'this_week.detractors', 'this_week.responses') }} as se,
+        {{ happiness_interval('this_week.promoters', 'this_week.detractors', 'this_week.responses', 'low') }} as value_ci_low,
+        {{ happiness_interval('this_week.promoters', 'this_week.detractors', 'this_week.responses', 'high') }} as value_ci_high,
         cast(100 * (reference.promoters - reference.detractors) as double) / reference.responses as reference_value,
-        {{ happiness_standard_error('reference.promoters', 'reference.detractors', 'reference.responses') }} as reference_se
+        {{ happiness_interval('reference.promoters', 'reference.detractors', 'reference.responses', 'low') }} as reference_ci_low,
+        {{ happiness_interval('reference.promoters', 'reference.detractors', 'reference.responses', 'high') }} as reference_ci_high,
+        {{ adjusted_happiness('this_week.promoters', 'this_week.detractors', 'this_week.responses') }}
+            - {{ adjusted_happiness('reference.promoters', 'reference.detractors', 'reference.responses') }}
+            as tested_delta,
+        {{ adjusted_happiness_difference_error('this_week', 'reference') }} as tested_se,
+        {{ z_95() }} * {{ adjusted_happiness_difference_error('this_week', 'reference') }} as minimum_detectable_change
     from watched_weeks as this_week
     inner join reference_counts as reference
         on this_week.service_id = reference.service_id
         and this_week.week_start = reference.week_start
     where this_week.responses >= {{ var('min_responses') }}
         and reference.responses >= {{ var('min_responses') }}
-        and this_week.responses - this_week.promoters >= {{ var('min_answers_off_each_extreme') }}
-        and this_week.responses - this_week.detractors >= {{ var('min_answers_off_each_extreme') }}
-        and reference.responses - reference.promoters >= {{ var('min_answers_off_each_extreme') }}
-        and reference.responses - reference.detractors >= {{ var('min_answers_off_each_extreme') }}
 
     union all
 
@@ -172,13 +275,33 @@ sides as (
         this_week.lost_time_responses as n,
         reference.lost_time_responses as reference_n,
         cast(this_week.lost_time_sum as double) / this_week.lost_time_responses as value,
-        {{ lost_time_standard_error('this_week.lost_time_responses', 'this_week.lost_time_sum', 'this_week.lost_time_sum_of_squares') }} as se,
+        {{ lost_time_interval('cast(this_week.lost_time_sum as double) / this_week.lost_time_responses', 'this_week.lost_time_responses', 'this_week.lost_time_sum', 'this_week.lost_time_sum_of_squares', 'low') }} as value_ci_low,
+        {{ lost_time_interval('cast(this_week.lost_time_sum as double) / this_week.lost_time_responses', 'this_week.lost_time_responses', 'this_week.lost_time_sum', 'this_week.lost_time_sum_of_squares', 'high') }} as value_ci_high,
         cast(reference.lost_time_sum as double) / reference.lost_time_responses as reference_value,
-        {{ lost_time_standard_error('reference.lost_time_responses', 'reference.lost_time_sum', 'reference.lost_time_sum_of_squares') }} as reference_se
+        {{ lost_time_interval('cast(reference.lost_time_sum as double) / reference.lost_time_responses', 'reference.lost_time_responses', 'reference.lost_time_sum', 'reference.lost_time_sum_of_squares', 'low') }} as reference_ci_low,
+        {{ lost_time_interval('cast(reference.lost_time_sum as double) / reference.lost_time_responses', 'reference.lost_time_responses', 'reference.lost_time_sum', 'reference.lost_time_sum_of_squares', 'high') }} as reference_ci_high,
+        case
+            when ranks.rank_sum - ranks.this_week_answers * (ranks.answers + 1) / 2.0 > 0.5
+                then ranks.rank_sum - ranks.this_week_answers * (ranks.answers + 1) / 2.0 - 0.5
+            when ranks.rank_sum - ranks.this_week_answers * (ranks.answers + 1) / 2.0 < -0.5
+                then ranks.rank_sum - ranks.this_week_answers * (ranks.answers + 1) / 2.0 + 0.5
+            else 0
+        end as tested_delta,
+        sqrt({{ at_least(
+            'cast(ranks.this_week_answers as double) * (ranks.answers - ranks.this_week_answers) / 12'
+            ~ ' * ((ranks.answers + 1) - ranks.tie_term / (cast(ranks.answers as double) * (ranks.answers - 1)))', 0) }})
+            as tested_se,
+        cast(reference.lost_time_sum as double) / reference.lost_time_responses
+            * (exp({{ z_95() }} * {{ pooled_log_standard_error('this_week', 'reference') }}) - 1)
+            as minimum_detectable_change
     from watched_weeks as this_week
     inner join reference_counts as reference
         on this_week.service_id = reference.service_id
         and this_week.week_start = reference.week_start
+    inner join lost_time_rank_sums as ranks
+        on reference.service_id = ranks.service_id
+        and reference.week_start = ranks.week_start
+        and reference.reference_kind = ranks.reference_kind
     where this_week.responses >= {{ var('min_responses') }}
         and reference.responses >= {{ var('min_responses') }}
         and this_week.lost_time_responses >= {{ var('min_lost_time_answers_to_test') }}
@@ -186,17 +309,14 @@ sides as (
 
 ),
 
--- z is undefined when neither side varies (e.g. all 10s against all 10s): no test then.
+-- z is undefined when nothing varies (e.g. lost time of 30 minutes in every answer of both
+-- windows): no test then.
 tested as (
 
     select
         *,
         value - reference_value as delta,
-        sqrt(se * se + reference_se * reference_se) as se_of_delta,
-        case
-            when se * se + reference_se * reference_se > 0
-                then (value - reference_value) / sqrt(se * se + reference_se * reference_se)
-        end as z
+        case when tested_se > 0 then tested_delta / tested_se end as z
     from sides
 
 ),
@@ -263,40 +383,30 @@ final as (
         cast(n as bigint) as n,
         cast(reference_n as bigint) as reference_n,
         cast(value as double) as value,
-        cast(case
-            when indicator = 'happiness_score' then {{ happiness_interval('value', 'se', 'low') }}
-            else {{ lost_time_interval('value', 'se', 'low') }}
-        end as double) as value_ci_low,
-        cast(case
-            when indicator = 'happiness_score' then {{ happiness_interval('value', 'se', 'high') }}
-            else {{ lost_time_interval('value', 'se', 'high') }}
-        end as double) as value_ci_high,
+        cast(value_ci_low as double) as value_ci_low,
+        cast(value_ci_high as double) as value_ci_high,
         cast(reference_value as double) as reference_value,
-        cast(case
-            when indicator = 'happiness_score'
-                then {{ happiness_interval('reference_value', 'reference_se', 'low') }}
-            else {{ lost_time_interval('reference_value', 'reference_se', 'low') }}
-        end as double) as reference_ci_low,
-        cast(case
-            when indicator = 'happiness_score'
-                then {{ happiness_interval('reference_value', 'reference_se', 'high') }}
-            else {{ lost_time_interval('reference_value', 'reference_se', 'high') }}
-        end as double) as reference_ci_high,
+        cast(reference_ci_low as double) as reference_ci_low,
+        cast(reference_ci_high as double) as reference_ci_high,
         cast(delta as double) as delta,
         cast(z as double) as z,
         cast(p_value as double) as p_value,
         cast(q_value as double) as q_value,
-        -- q <= 0.05, and the change clears what these answers could detect: 1.96 rounds the
-        -- normal quantile, so without the second test a z of 1.9599 could pass the first alone.
+        -- q <= 0.05, and the published change (the difference of the reported values) clears
+        -- what these answers could detect, in the direction the test found: the test judges the
+        -- adjusted (happiness) or log (lost time) difference, and a reader sees delta.
         cast(coalesce(
-            q_value <= 0.05 and abs(delta) >= {{ z_95() }} * se_of_delta, false
+            q_value <= 0.05
+            and abs(delta) >= minimum_detectable_change
+            and (tested_delta > 0) = (delta > 0),
+            false
         ) as boolean) as is_significant,
         cast(case
             when delta = 0 then null
             when (indicator = 'happiness_score') = (delta > 0) then 'better'
             else 'worse'
         end as {{ dbt.type_string() }}) as direction,
-        cast({{ z_95() }} * se_of_delta as double) as minimum_detectable_change
+        cast(minimum_detectable_change as double) as minimum_detectable_change
     from bounded
 
 )
