@@ -81,6 +81,18 @@ def mean_and_error(minutes: pd.Series) -> tuple[float, float]:
     return reported.mean(), reported.std(ddof=1) / math.sqrt(len(reported))
 
 
+def published_interval(indicator: str, answers: pd.DataFrame) -> tuple[float, float]:
+    """The 95 % interval the marts publish for these answers (NaN where none is)."""
+    if indicator == "happiness_score":
+        _, centre, se = adjusted_wald(answers.happiness)
+        return max(-100, centre - Z_95 * se), min(100, centre + Z_95 * se)
+    minutes = answers.lost_time_minutes.dropna()
+    if len(minutes) < MIN_LOST_TIME_ANSWERS_FOR_INTERVAL:
+        return math.nan, math.nan
+    mean, se = mean_and_error(minutes)
+    return max(0, mean - Z_95 * se), mean + Z_95 * se
+
+
 def pooled_log_error(now: pd.Series, reference: pd.Series) -> float:
     """Standard error of the difference of mean log(1 + minutes), both windows' variance pooled."""
     a = np.log1p(now.dropna().astype(float).to_numpy())
@@ -232,6 +244,12 @@ def test_every_change_is_recomputed_from_the_answers_of_its_two_windows(changes,
             log_error = pooled_log_error(now.lost_time_minutes, reference.lost_time_minutes)
             detectable = reference_value * math.expm1(Z_95 * log_error)
         delta = value - reference_value
+        for side, window, (low, high) in (
+            ("value", now, (row.value_ci_low, row.value_ci_high)),
+            ("reference", reference, (row.reference_ci_low, row.reference_ci_high)),
+        ):
+            expected = published_interval(row.indicator, window)
+            assert (low, high) == pytest.approx(expected, nan_ok=True, abs=1e-9), side
         assert row.value == pytest.approx(value, abs=1e-9)
         assert row.reference_value == pytest.approx(reference_value, abs=1e-9)
         assert row.delta == pytest.approx(delta, abs=1e-9)

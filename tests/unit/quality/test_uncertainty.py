@@ -5,6 +5,7 @@ a harness that measured nothing could not pass."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,20 @@ def test_the_lost_time_test_calls_weeks_worse_no_more_often_than_its_p_values_sa
         ranks = u.lost_time_worse_tail(minutes, n_now, n_ref, "ranks", 0.005, 40_000, seed=n_ref)
         assert ranks <= 1.1, (n_now, n_ref, ranks)
     assert u.lost_time_worse_tail(minutes, 10, 120, "log", 0.005, 40_000, seed=3) > 1.5
+
+
+def test_the_rank_test_statistic_is_the_tie_corrected_continuity_corrected_rank_sum():
+    """Hand-computed, as the dbt unit test's lost-time case: five answers of 90 min against five
+    of 5 min take ranks 6-10, mid-rank 8 each: rank-sum 40 against 5 * 11 / 2 = 27.5, moved 0.5
+    towards 0 is 12; ties 2 * (5^3 - 5) = 240, se = sqrt(5 * 5 / 12 * (11 - 240 / 90))."""
+    now, ref = np.full((1, 5), 90.0), np.full((1, 5), 5.0)
+    tested, se, delta, _ = u.lost_time_statistics(now, ref, "ranks")
+    assert tested[0] == 12.0
+    assert se[0] == pytest.approx(math.sqrt(25 / 12 * (11 - 240 / 90)), rel=1e-12)
+    assert delta[0] == 85.0
+    # Without ties: 1, 2, 3 against 4, 5: rank-sum 6 against 3 * 6 / 2 = 9, -3 + 0.5 = -2.5,
+    # se = sqrt(3 * 2 / 12 * 6).
+    tested, se, _, _ = u.lost_time_statistics(
+        np.array([[1.0, 2, 3]]), np.array([[4.0, 5]]), "ranks"
+    )
+    assert (tested[0], se[0]) == (-2.5, pytest.approx(math.sqrt(3.0)))
