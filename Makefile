@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install manifest lint fmt test demo dev bench bench-nexthink lock clean browser bi-client screenshots \
+.PHONY: install manifest lint fmt test demo dev dashboard bench bench-nexthink lock clean browser bi-client screenshots \
 	install-spark java test-spark spark-cluster
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; the project needs Python 3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dashboard]"
 	touch $(STAMP)
 
 bi-client: $(BI_STAMP)
@@ -48,7 +48,7 @@ SPARK_STAMP := $(VENV)/.installed-spark-stamp
 install-spark: $(SPARK_STAMP)
 
 $(SPARK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,dashboard,spark]"
 	touch $(SPARK_STAMP)
 
 java:
@@ -95,7 +95,12 @@ demo: install manifest
 	$(BIN)/xmo run --all
 
 dev: install manifest
+	@echo "The Dagster UI on http://127.0.0.1:$${XMO_UI_PORT:-3000}; the XMO cockpit: make dashboard (another terminal)"
 	$(BIN)/xmo dev
+
+# The XMO cockpit over the published marts (of make demo, or $$XMO_DATA_DIR): port $$XMO_DASHBOARD_PORT or 8501.
+dashboard: install
+	$(BIN)/xmo dashboard
 
 # The performance benchmark (benchmarks/run.py): S, M and L by default, e.g. `make bench SCALES=S`.
 # Generated data and logs go to benchmarks/work/; results to benchmarks/results.{json,md}.
@@ -114,7 +119,7 @@ bench-nexthink: install
 lock:
 	rm -rf /tmp/xmo-lock-venv && $(PYTHON) -m venv /tmp/xmo-lock-venv
 	/tmp/xmo-lock-venv/bin/python -m pip install --quiet --upgrade "pip==26.3"
-	/tmp/xmo-lock-venv/bin/python -m pip install --quiet ".[dev,spark]"
+	/tmp/xmo-lock-venv/bin/python -m pip install --quiet ".[dev,dashboard,spark]"
 	{ echo "# Full transitive lock, used as pip constraints by the Makefile (pip install -c requirements.lock)."; \
 	  echo "# Regenerate after changing pyproject.toml pins: make lock."; \
 	  /tmp/xmo-lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^xmo-pipeline'; } > requirements.lock

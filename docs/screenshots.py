@@ -1,7 +1,8 @@
 """Take the README's pictures in a real headless browser (Debian's chromium): `make screenshots`.
 
 Uses the data dir of `make demo` ($XMO_DATA_DIR, default ./data): starts the Dagster webserver on
-127.0.0.1 over that instance, photographs the lineage of a mart, then the two newest packs.
+127.0.0.1 over that instance, photographs the lineage of a mart, then the two newest packs, then
+serves the cockpit over the published marts and photographs each of its pages.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
+from dashboard import browser as cockpit
 from orchestration.instance import ensure_dagster_home
 from orchestration.settings import PROJECT_ROOT, Settings
 
@@ -104,6 +106,13 @@ def main() -> int:
         server.wait(timeout=30)
     for name in ("lineage.png", "weekly_pack.png", "monthly_pack.png"):
         print(f"wrote {IMAGES / name}")
+    with cockpit.serve(settings.reporting_path) as url:
+        shots, watch, errors = cockpit.photograph(url, IMAGES)
+    if watch.external or watch.failed or any(errors.values()):
+        print(f"the cockpit did not render cleanly: {watch} {errors}", file=sys.stderr)
+        return 1
+    for shot in shots:
+        print(f"wrote {shot}")
     return 0
 
 

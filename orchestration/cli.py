@@ -153,6 +153,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("dev", help="the Dagster UI on 127.0.0.1:3000 over the same definitions")
+    dashboard = sub.add_parser(
+        "dashboard", help="the XMO cockpit on 127.0.0.1 over the published marts"
+    )
+    dashboard.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("XMO_DASHBOARD_PORT", "8501")),
+        help="default: $XMO_DASHBOARD_PORT or 8501",
+    )
     return parser
 
 
@@ -670,6 +679,40 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK  # not reached: execve replaces this process
 
 
+def dashboard_command(reporting_path: Path, port: int) -> tuple[list[str], dict[str, str]]:
+    """The Streamlit server of the cockpit on 127.0.0.1: headless, no usage statistics sent."""
+    streamlit = Path(sys.executable).parent / "streamlit"
+    command = [
+        str(streamlit),
+        "run",
+        str(PROJECT_ROOT / "dashboard" / "app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        # Readers see the cockpit, not Streamlit's developer menu (deploy, rerun, settings).
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    # The app's pages import the project's packages (dashboard, reporting) from this checkout.
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return command, {**os.environ, "XMO_REPORTING_PATH": str(reporting_path), "PYTHONPATH": path}
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be a TCP port (1-65535), not {args.port}")
+    reporting = Path(os.environ.get("XMO_REPORTING_PATH") or settings.reporting_path)
+    command, env = dashboard_command(reporting, args.port)
+    print(f"XMO cockpit on http://127.0.0.1:{args.port} over {reporting}")
+    os.execve(command[0], command, env)
+    return EXIT_OK  # not reached: execve replaces this process
+
+
 COMMANDS = {
     "generate": cmd_generate,
     "run": cmd_run,
@@ -678,6 +721,7 @@ COMMANDS = {
     "services": cmd_services,
     "key": cmd_key,
     "dev": cmd_dev,
+    "dashboard": cmd_dashboard,
 }
 
 

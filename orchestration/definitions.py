@@ -52,10 +52,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_models = build_dbt_assets(project, XmoDbtTranslator(mart_freshness=freshness))
     gate_checks = build_gate_checks()
     checks = [*gate_checks, build_experience_drop_check()]
-    gates = publication_gates(
-        [*(spec for check in checks for spec in check.check_specs), *dbt_models.check_specs]
-    )
-    publish = build_publish_asset(published_mart_keys(project), freshness, gates)
+    specs = [*(spec for check in checks for spec in check.check_specs), *dbt_models.check_specs]
+    gates = publication_gates(specs)
+    # Every verdict on the raw data and the marts, warnings included, for the Data health page.
+    reported = [spec.key for spec in specs if spec.asset_key.path[0] in ("raw", "marts")]
+    publish = build_publish_asset(published_mart_keys(project), freshness, gates, reported)
     packs = build_pack_assets(weekly_freshness(settings), monthly_freshness(settings))
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,

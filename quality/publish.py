@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 log = logging.getLogger(__name__)
 
 STORAGE_VERSION = "v1.5.0"
 MARTS_SCHEMA = "marts"
+# The cockpit's Data health page: how the publication came about (never read by BI as marts).
+HEALTH_SCHEMA = "health"
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,18 @@ def _quote_path(path: Path) -> str:
 
 
 def publish_marts(
-    warehouse_path: Path, reporting_path: Path, parquet_dir: Path, tables: list[str]
+    warehouse_path: Path,
+    reporting_path: Path,
+    parquet_dir: Path,
+    tables: list[str],
+    health: dict[str, pd.DataFrame] | None = None,
 ) -> PublishResult:
-    """Publish `tables` of the warehouse's marts schema; returns rows per table."""
+    """Publish `tables` of the warehouse's marts schema; returns rows per table.
+
+    `health` frames (the run's gate verdicts, the publication itself) are written to the
+    database's `health` schema beside the extract log (raw.extract_loads: rows read, loaded and
+    quarantined per source and extract date), in the same atomic swap as the marts.
+    """
     reporting_path.parent.mkdir(parents=True, exist_ok=True)
     parquet_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -62,6 +74,7 @@ def publish_marts(
                 ).fetchone()[0]
                 target = staged_parquet / f"{table}.parquet"
                 con.execute(f"COPY (FROM {source}) TO {_quote_path(target)} (FORMAT parquet)")
+            _write_health(con, health or {})
             con.execute("DETACH published")
             con.execute("DETACH warehouse")
         finally:
@@ -75,3 +88,20 @@ def publish_marts(
         shutil.rmtree(staged_parquet, ignore_errors=True)
     log.info("published %s marts to %s: %s", len(tables), reporting_path, rows)
     return PublishResult(reporting_path, parquet_dir, rows)
+
+
+def _write_health(con: duckdb.DuckDBPyConnection, health: dict[str, pd.DataFrame]) -> None:
+    con.execute(f"CREATE SCHEMA published.{HEALTH_SCHEMA}")
+    has_log = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'warehouse' "
+        "AND schema_name = 'raw' AND table_name = 'extract_loads'"
+    ).fetchall()[0][0]
+    if has_log:
+        con.execute(
+            f"CREATE TABLE published.{HEALTH_SCHEMA}.extract_loads "
+            "AS FROM warehouse.raw.extract_loads"
+        )
+    for name, frame in health.items():
+        con.register("health_frame", frame)
+        con.execute(f"CREATE TABLE published.{HEALTH_SCHEMA}.{name} AS FROM health_frame")
+        con.unregister("health_frame")

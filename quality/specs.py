@@ -259,7 +259,9 @@ MARTS: dict[str, MartSpec] = {
         MartSpec(
             "xla_scorecard",
             ("service_id", "month_start", "indicator"),
-            ("service_id", "month_start", "indicator", "status", "target"),
+            # No target: a target relative to a baseline the service does not have yet
+            # (insufficient_data) has none.
+            ("service_id", "month_start", "indicator", "status"),
             accepted={"status": ("green", "amber", "red", "insufficient_data")},
             period_column="month_start",
             needs=TICKETS,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
-from orchestration.cli import EXIT_RUN_FAILED, EXIT_USAGE, main, summarize
+from orchestration.cli import EXIT_RUN_FAILED, EXIT_USAGE, dashboard_command, main, summarize
+from orchestration.settings import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -281,3 +283,24 @@ def test_a_public_or_short_pseudonym_key_is_refused_in_one_line(
     error = capsys.readouterr().err
     assert error.startswith(f"xmo: {message}") and len(error.strip().splitlines()) == 1
     assert "Traceback" not in error
+
+
+def test_dashboard_refuses_a_port_that_is_not_one(data_dir, capsys):
+    assert main(["dashboard", "--port", "70000"]) == EXIT_USAGE
+    assert "--port must be a TCP port" in capsys.readouterr().err
+
+
+def test_dashboard_serves_the_published_database_on_loopback_only(data_dir):
+    reporting = data_dir / "reporting" / "xmo_reporting.duckdb"
+    command, env = dashboard_command(reporting, 8765)
+    assert command[1:3] == ["run", str(PROJECT_ROOT / "dashboard" / "app.py")]
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    assert options == {
+        "--server.address": "127.0.0.1",
+        "--server.port": "8765",
+        "--server.headless": "true",
+        "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
+    }
+    assert env["XMO_REPORTING_PATH"] == str(reporting)
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(PROJECT_ROOT)

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from quality.publish import publish_marts
@@ -112,3 +113,44 @@ def test_a_reader_holding_the_database_open_keeps_working_across_a_publish(tmp_p
         check=True,
     )
     assert new_session.stdout.strip() == "2"
+
+
+def test_the_health_of_the_publication_is_published_beside_the_marts(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    make_warehouse(warehouse, 1)
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.extract_loads AS SELECT 'itsm' AS source, DATE '2026-03-02' AS "
+        "extract_date, 10 AS rows_read, 9 AS rows_loaded, 1 AS rows_quarantined"
+    )
+    con.close()
+    gates = pd.DataFrame(
+        {
+            "asset": ["marts/a"],
+            "check_name": ["a_has_rows"],
+            "passed": [False],
+            "severity": ["WARN"],
+        }
+    )
+    result = publish_marts(
+        warehouse, tmp_path / "r.duckdb", tmp_path / "pq", ["a"], {"gates": gates}
+    )
+
+    con = duckdb.connect(str(result.database), read_only=True)
+    assert con.execute("SELECT * FROM health.gates").fetchall() == [
+        ("marts/a", "a_has_rows", False, "WARN")
+    ]
+    assert con.execute("SELECT source, rows_quarantined FROM health.extract_loads").fetchall() == [
+        ("itsm", 1)
+    ]
+    con.close()
+    # ... and a warehouse without an extract log (nothing loaded yet) still publishes.
+    make_warehouse(tmp_path / "empty.duckdb", 1)
+    result = publish_marts(tmp_path / "empty.duckdb", tmp_path / "r.duckdb", tmp_path / "pq", ["a"])
+    con = duckdb.connect(str(result.database), read_only=True)
+    tables = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'health'"
+    ).fetchall()
+    assert tables == []
+    con.close()

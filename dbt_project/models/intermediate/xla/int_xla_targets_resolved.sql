@@ -2,7 +2,14 @@ with
 
 targets as (
 
-    select * from {{ ref('xla_targets') }}
+    select
+        service_id,
+        indicator,
+        target,
+        amber_tolerance,
+        higher_is_better,
+        {{ xla_targets_relative_column(ref('xla_targets')) }} as relative_to_baseline
+    from {{ ref('xla_targets') }}
 
 ),
 
@@ -32,7 +39,9 @@ defaulted as (
         defaults.indicator,
         coalesce(overrides.target, defaults.target) as target,
         coalesce(overrides.amber_tolerance, defaults.amber_tolerance) as amber_tolerance,
-        coalesce(overrides.higher_is_better, defaults.higher_is_better) as higher_is_better
+        coalesce(overrides.higher_is_better, defaults.higher_is_better) as higher_is_better,
+        coalesce(overrides.relative_to_baseline, defaults.relative_to_baseline)
+            as relative_to_baseline
     from services
     cross join defaults
     left join overrides
@@ -49,7 +58,8 @@ service_only as (
         overrides.indicator,
         overrides.target,
         overrides.amber_tolerance,
-        overrides.higher_is_better
+        overrides.higher_is_better,
+        overrides.relative_to_baseline
     from overrides
     left join defaults
         on overrides.indicator = defaults.indicator

@@ -6,9 +6,18 @@ monthly as (
 
 ),
 
+-- Targets in the indicator's unit: a relative one is resolved against the service's baseline.
 targets as (
 
-    select * from {{ ref('int_xla_targets_resolved') }}
+    select
+        targets.service_id,
+        targets.indicator,
+        {{ absolute_target('targets.target', 'targets.relative_to_baseline', 'targets.higher_is_better', 'baselines.baseline_value') }}
+            as target
+    from {{ ref('int_xla_targets_resolved') }} as targets
+    left join {{ ref('xla_baseline') }} as baselines
+        on targets.service_id = baselines.service_id
+        and targets.indicator = baselines.indicator
 
 ),
 

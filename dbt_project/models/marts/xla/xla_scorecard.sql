@@ -58,7 +58,8 @@ actuals as (
 
 ),
 
-scored as (
+-- Relative targets (macros/xla_targets.sql) become the indicator's unit against the baseline.
+judged as (
 
     select
         actuals.service_id,
@@ -66,28 +67,13 @@ scored as (
         actuals.indicator,
         actuals.actual,
         baselines.baseline_value,
-        targets.target,
-        targets.amber_tolerance,
+        {{ absolute_target('targets.target', 'targets.relative_to_baseline', 'targets.higher_is_better', 'baselines.baseline_value') }}
+            as target,
+        {{ absolute_tolerance('targets.amber_tolerance', 'targets.relative_to_baseline', 'baselines.baseline_value') }}
+            as amber_tolerance,
         targets.higher_is_better,
-        actuals.actual - baselines.baseline_value as delta_vs_baseline,
-        coalesce(
-            actuals.month_start >= cast({{ dbt.date_trunc('month', 'services.xm_scope_start') }} as date),
-            false
-        ) as in_scope,
-        -- Green meets the target, amber misses it by no more than the tolerance, red beyond;
-        -- a low-sample (NULL) actual cannot be judged. The shortfall is rounded so that a value
-        -- exactly on a boundary (0.87 against 0.90 - 0.03) is not pushed over by float error.
-        case
-            when actuals.actual is null then 'insufficient_data'
-            when round(
-                case when targets.higher_is_better then targets.target - actuals.actual
-                     else actuals.actual - targets.target end, 9) <= 0 then 'green'
-            when round(
-                case when targets.higher_is_better then targets.target - actuals.actual
-                     else actuals.actual - targets.target end, 9)
-                <= round(targets.amber_tolerance, 9) then 'amber'
-            else 'red'
-        end as status
+        {{ target_rule('targets.target', 'targets.relative_to_baseline') }} as target_rule,
+        services.xm_scope_start
     from actuals
     inner join targets
         on actuals.service_id = targets.service_id
@@ -97,6 +83,41 @@ scored as (
         and actuals.indicator = baselines.indicator
     left join services
         on actuals.service_id = services.service_id
+
+),
+
+scored as (
+
+    select
+        service_id,
+        month_start,
+        indicator,
+        actual,
+        baseline_value,
+        target,
+        amber_tolerance,
+        higher_is_better,
+        target_rule,
+        actual - baseline_value as delta_vs_baseline,
+        coalesce(
+            month_start >= cast({{ dbt.date_trunc('month', 'xm_scope_start') }} as date),
+            false
+        ) as in_scope,
+        -- Green meets the target, amber misses it by no more than the tolerance, red beyond;
+        -- a low-sample (NULL) actual, or a relative target without a baseline, cannot be judged.
+        -- The shortfall is rounded so that a value exactly on a boundary (0.87 against
+        -- 0.90 - 0.03) is not pushed over by float error.
+        case
+            when actual is null or target is null then 'insufficient_data'
+            when round(
+                case when higher_is_better then target - actual else actual - target end, 9) <= 0
+                then 'green'
+            when round(
+                case when higher_is_better then target - actual else actual - target end, 9)
+                <= round(amber_tolerance, 9) then 'amber'
+            else 'red'
+        end as status
+    from judged
 
 ),
 
@@ -111,6 +132,7 @@ final as (
         cast(target as double) as target,
         cast(amber_tolerance as double) as amber_tolerance,
         cast(higher_is_better as boolean) as higher_is_better,
+        cast(target_rule as {{ dbt.type_string() }}) as target_rule,
         cast(delta_vs_baseline as double) as delta_vs_baseline,
         cast(status as {{ dbt.type_string() }}) as status,
         cast(in_scope as boolean) as in_scope
