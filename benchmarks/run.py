@@ -46,11 +46,14 @@ from benchmarks.compare import compare_core_marts
 from benchmarks.measure import Measurement, run_measured
 from benchmarks.report import write_markdown
 from benchmarks.spark_cluster import spark_cluster
+from benchmarks.steps import dbt_node_timings, latest_run_id, run_step_timings
 
 log = logging.getLogger("benchmarks")
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).parent
+# dagster-dbt gives each dbt invocation a folder of its own under the project's target.
+DBT_TARGET_DIR = HERE.parent / "dbt_project" / "target"
 SOURCES = ("survey", "itsm", "device", "directory")
 RAW_TABLES = {
     "survey": "survey_responses",
@@ -199,6 +202,18 @@ def _measure(name: str, scale: Scale, ws: Workspace, command: list[str]) -> Meas
     return measured
 
 
+def _steps(ws: Workspace) -> dict:
+    """Where the run just measured spent its time: its steps (from its Dagster event log) and
+    dbt's nodes (from its run_results.json)."""
+    home = ws.data / "dagster_home"
+    span, steps = run_step_timings(home)
+    return {
+        "events_span_s": round(span, 2),
+        "steps": [[step.step, round(step.seconds, 2)] for step in steps],
+        "dbt": dbt_node_timings(DBT_TARGET_DIR, latest_run_id(home)),
+    }
+
+
 def _raw_rows(ws: Workspace) -> dict[str, int]:
     with duckdb.connect(str(ws.data / "warehouse" / "xmo.duckdb"), read_only=True) as con:
         return {
@@ -280,6 +295,7 @@ def bench_scale(scale: Scale, work: Path, spark: bool = False) -> dict:
     landing, reference = str(ws.landing), str(ws.reference)
 
     full = _measure("full_refresh", scale, ws, [xmo, "run", "--all"])
+    full_steps = _steps(ws)
     rows = _raw_rows(ws)  # the scale's days, before the held-back one lands
     # The daily run comes right after the full refresh, as it does in operation: after the
     # pandas script (16 GB at L) the warehouse and the venv were evicted from the page cache,
@@ -288,6 +304,7 @@ def bench_scale(scale: Scale, work: Path, spark: bool = False) -> dict:
     incremental = _measure(
         "incremental", scale, ws, [xmo, "run", "--partition", scale.next_day.isoformat()]
     )
+    incremental_steps = _steps(ws)
     published = ws.root / "computed" / "published"
     shutil.copytree(ws.data / "reporting" / "parquet", published)
 
@@ -325,6 +342,8 @@ def bench_scale(scale: Scale, work: Path, spark: bool = False) -> dict:
             "pandas": pandas.peak_rss_mb,
         },
         "marts_compared": compared,
+        "full_refresh_steps": full_steps,
+        "incremental_steps": incremental_steps,
         **spark_result,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

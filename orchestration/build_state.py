@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ class BuildState:
     incremental_code: str  # digest of the incremental models' and the project's macros' code
     # A one-way fingerprint of the pseudonym key (ingestion/pseudonym_key.py), never the key.
     pseudonym_key: str = ""
+    # What the period marts are computed with besides the data (reference_digest): when it
+    # changes they rebuild every period, the models they are built from stay as they are.
+    reference: str = ""
 
     def differences(self, previous: BuildState | None) -> list[str]:
         """Why a build with this state cannot continue from `previous` ([] if it can)."""
@@ -56,6 +61,39 @@ def incremental_code_digest(manifest: dict[str, Any], project: str = "xmo") -> s
     return hashlib.sha256("\n\n".join(parts).encode()).hexdigest()[:16]
 
 
+def reference_digest(seeds_dir: Path, dbt_vars: Mapping[str, Any]) -> str:
+    """A digest of the reference seeds (as staged for dbt) and the thresholds dbt is given."""
+    digest = hashlib.sha256(json.dumps(dict(dbt_vars), sort_keys=True).encode())
+    for path in sorted(seeds_dir.glob("*.csv")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# The period marts (macros/touched_periods.sql) rebuild only the periods a build's extract window
+# touched, found from their parents' rows before the build. A build that changes their parents
+# without them, or that stops half-way, leaves them behind: the next build of theirs then
+# rebuilds every period. The mark is set before such a build starts (a killed process leaves it
+# set) and cleared by a successful build of every period mart.
+PERIOD_MARTS_BEHIND = "period_marts_behind"
+
+
+def period_marts_rebuild_reasons(
+    selected: AbstractSet[Any],
+    incremental: AbstractSet[Any],
+    behind: bool,
+    reference_changed: bool,
+) -> list[str]:
+    """Why the period marts of a build must rebuild every period ([] if the touched ones do)."""
+    reasons = []
+    if behind:
+        reasons.append("an earlier build changed what they are built from without them, or stopped")
+    if reference_changed:
+        reasons.append("the reference data or the thresholds changed")
+    if not incremental <= selected:
+        reasons.append("this build does not rebuild every incremental model")
+    return reasons
+
+
 def read_build_state(path: Path) -> BuildState | None:
     try:
         recorded = json.loads(path.read_text(encoding="utf-8"))
@@ -63,6 +101,7 @@ def read_build_state(path: Path) -> BuildState | None:
             tuple(recorded["sources"]),
             str(recorded["incremental_code"]),
             str(recorded.get("pseudonym_key", "")),
+            str(recorded.get("reference", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none, or unreadable: the next build starts afresh

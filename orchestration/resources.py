@@ -97,12 +97,12 @@ class XmoDbtCliResource(DbtCliResource):
         args: Sequence[str],
         window: Mapping[str, str],
         context: dg.AssetExecutionContext,
-        secrets: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> DbtCliInvocation:
         """`dbt <args>` for the extract dates of `window` (all new ones when it is empty), with
-        `secrets` (the pseudonym key) in the dbt process's environment only."""
+        `environment` (the pseudonym key, XMO_REBUILD_MARTS) in the dbt process's only."""
         window_env = {WINDOW_ENVIRONMENT[key]: value for key, value in window.items()}
-        with _in_environment({**window_env, **(secrets or {})}, [*WINDOW_ENVIRONMENT.values()]):
+        with _in_environment({**window_env, **(environment or {})}, [*WINDOW_ENVIRONMENT.values()]):
             return self.cli(list(args), context=context, raise_on_error=False)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> bool:

@@ -5,15 +5,20 @@
     `dimensions` are columns present on both tickets and ticket responses. -#}
 {% macro experience_rollup(dimensions, grain, period_column) -%}
 {%- set dims = dimensions | join(', ') -%}
+{#- An incremental build computes the periods its run touched (macros/touched_periods.sql). -#}
+{%- set resolved_period = 'cast(' ~ dbt.date_trunc(grain, 'resolved_at') ~ ' as date)' -%}
+{%- set canceled_period = 'cast(' ~ dbt.date_trunc(grain, 'canceled_at') ~ ' as date)' -%}
+{%- set responded_period = 'cast(' ~ dbt.date_trunc(grain, 'responded_at') ~ ' as date)' -%}
 with
 
 resolved_tickets as (
 
     select
         *,
-        cast({{ dbt.date_trunc(grain, 'resolved_at') }} as date) as {{ period_column }}
+        {{ resolved_period }} as {{ period_column }}
     from {{ ref('int_tickets_mapped_to_services') }}
     where resolved_at is not null
+        and {{ in_touched_periods(resolved_period) }}
 
 ),
 
@@ -21,9 +26,10 @@ canceled_tickets as (
 
     select
         *,
-        cast({{ dbt.date_trunc(grain, 'canceled_at') }} as date) as {{ period_column }}
+        {{ canceled_period }} as {{ period_column }}
     from {{ ref('int_tickets_mapped_to_services') }}
     where is_canceled
+        and {{ in_touched_periods(canceled_period) }}
 
 ),
 
@@ -31,7 +37,17 @@ ticket_responses as (
 
     select
         *,
-        cast({{ dbt.date_trunc(grain, 'responded_at') }} as date) as {{ period_column }}
+        {{ responded_period }} as {{ period_column }}
+    from {{ ref('int_survey_responses_joined_to_tickets') }}
+    where survey_type = 'ticket'
+        and {{ in_touched_periods(responded_period) }}
+
+),
+
+-- The answers to a period's resolved tickets, whenever they were given.
+answers_to_tickets as (
+
+    select ticket_id
     from {{ ref('int_survey_responses_joined_to_tickets') }}
     where survey_type = 'ticket'
 
@@ -83,8 +99,8 @@ responses_to_resolved_by_period as (
         resolved_tickets.{{ period_column }},
         count(*) as responses_to_resolved
     from resolved_tickets
-    inner join ticket_responses
-        on resolved_tickets.ticket_id = ticket_responses.ticket_id
+    inner join answers_to_tickets
+        on resolved_tickets.ticket_id = answers_to_tickets.ticket_id
     group by {% for d in dimensions %}resolved_tickets.{{ d }}, {% endfor %}resolved_tickets.{{ period_column }}
 
 ),

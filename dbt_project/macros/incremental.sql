@@ -164,7 +164,7 @@
     dbt-spark's own (an adapter's macros are reached through the `dbt` namespace). dbt-spark sets the dynamic partition overwrite only for insert_overwrite:
     replace_extracts sets it itself. -#}
 {% macro dbt_spark_validate_get_incremental_strategy(raw_strategy, file_format) -%}
-    {%- if raw_strategy == 'replace_extracts' -%}
+    {%- if raw_strategy in ('replace_extracts', 'replace_periods') -%}
         {{ return(raw_strategy) }}
     {%- endif -%}
     {{ return(dbt.dbt_spark_validate_get_incremental_strategy(raw_strategy, file_format)) }}
@@ -178,6 +178,11 @@
             'temp_relation': source,
             'target_relation': target,
             'unique_key': unique_key,
+        }) }}
+    {%- elif strategy == 'replace_periods' -%}
+        {{ get_incremental_replace_periods_sql({
+            'temp_relation': source,
+            'target_relation': target,
         }) }}
     {%- else -%}
         {{ dbt.dbt_spark_get_incremental_sql(

@@ -15,6 +15,7 @@ journeys as (
 
     select * from {{ ref('int_employee_journeys_joined') }}
     where {{ dimension }} is not null
+        and {{ in_touched_periods('month_start') }}
 
 ),
 

@@ -16,9 +16,12 @@ from ingestion.pseudonym_key import (
     warehouse_key,
 )
 from orchestration.build_state import (
+    PERIOD_MARTS_BEHIND,
     BuildState,
     incremental_code_digest,
+    period_marts_rebuild_reasons,
     read_build_state,
+    reference_digest,
     write_build_state,
 )
 from orchestration.partitions import (
@@ -45,6 +48,7 @@ class BuiltTable:
     covers: str | None  # the period column named by the model's `meta.covers`
     preview: bool  # marts only: upstream layers hold pseudonymised rows and survey comments
     incremental: bool
+    by_period: bool  # rebuilt by touched period (meta `touched_by`: macros/touched_periods.sql)
 
 
 def built_tables(
@@ -60,6 +64,7 @@ def built_tables(
             covers=node["config"].get("meta", {}).get("covers"),
             preview=is_mart(node),
             incremental=materialized == "incremental",
+            by_period=bool(node["config"].get("meta", {}).get("touched_by")),
         )
     return tables
 
@@ -130,7 +135,12 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
             key = ensure_key(settings.data_dir)
         except PseudonymKeyError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
-        state = BuildState(settings.sources, incremental_code, fingerprint(key))
+        state = BuildState(
+            settings.sources,
+            incremental_code,
+            fingerprint(key),
+            reference_digest(settings.staged_seeds_dir, dbt_vars),
+        )
         previous = read_build_state(settings.build_state_path)
         asked = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         if not asked and (problem := _key_problem(previous, state, settings, key)):
@@ -143,8 +153,25 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
             # another key (orchestration/build_state.py): rebuild them whole.
             context.log.info(f"full refresh: {'; '.join(reasons)}")
             args.append("--full-refresh")
+        environment = dict(dbt_secrets(key))
+        selected_keys = set(context.selected_asset_keys)
+        by_period = {key for key, table in tables.items() if table.by_period}
+        behind = settings.build_state_path.with_name(PERIOD_MARTS_BEHIND)
+        if not reasons and (
+            why := period_marts_rebuild_reasons(
+                selected_keys,
+                incremental,
+                behind.exists(),
+                previous is not None and previous.reference != state.reference,
+            )
+        ):
+            context.log.info(f"the period marts rebuild every period: {'; '.join(why)}")
+            environment["XMO_REBUILD_MARTS"] = "1"
+        if selected_keys & incremental:
+            behind.parent.mkdir(parents=True, exist_ok=True)
+            behind.touch()  # until this build has rebuilt every period mart
         # The key reaches the dbt process alone, under a name dbt masks (dbt_key_plugin.py).
-        invocation = dbt.cli_for_window(args, window, context, dbt_secrets(key))
+        invocation = dbt.cli_for_window(args, window, context, environment)
         events: list[Any] = []
         selected = len(context.selected_asset_keys)
         for event in invocation.stream():
@@ -159,8 +186,10 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
         error = invocation.get_error()
         if error is None:
             # Only a build of every incremental model has rebuilt them with these sources.
-            if incremental <= set(context.selected_asset_keys):
+            if incremental <= selected_keys:
                 write_build_state(settings.build_state_path, state)
+            if by_period <= selected_keys:
+                behind.unlink(missing_ok=True)
             return
         if WAREHOUSE_LOCKED in str(error):
             raise error  # transient: TRANSIENT_RETRY runs the step again

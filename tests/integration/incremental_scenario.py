@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -85,6 +85,21 @@ def leave(landing: Path, snapshot_day: date, count: int) -> list[str]:
     return list(employees["employee_id"][:count])
 
 
+def transfer(landing: Path, snapshot_day: date) -> str:
+    """Move the user of a device of the first day to another department in a directory
+    snapshot; returns their id. Every earlier week and month of theirs (their devices, their
+    tickets) is then counted under the new department."""
+    first_day = min((landing / "device").iterdir())
+    devices = pq.read_table(next(first_day.glob("*.parquet"))).to_pandas()
+    directory = next((landing / "directory" / str(snapshot_day)).glob("*.csv"))
+    employees = pd.read_csv(directory, dtype=str, keep_default_na=False)
+    listed = set(employees["employee_id"])
+    user = next(str(u) for u in devices["employee_id"] if u in listed)
+    employees.loc[employees["employee_id"] == user, "department"] = "Transferred"
+    employees.to_csv(directory, index=False)
+    return user
+
+
 def add_lone_ticket(landing: Path, day: date) -> str:
     """Add to a day's extract a ticket no other extract holds; returns its number."""
     path = landing / "itsm" / str(day) / "incident.json"
@@ -107,8 +122,32 @@ def add_late_device_day(landing: Path, day: date) -> tuple[str, date]:
     return late.loc[0, "device_id"], late.loc[0, "snapshot_date"]
 
 
+def resolve_early(landing: Path, day: date) -> str:
+    """Make the day's version of a ticket (one that earlier extracts hold and later ones do not)
+    resolved an hour after it was opened, in a week no other row of the day's extract touches;
+    returns its number. When the day is delivered again without it, the ticket falls back to an
+    earlier version and leaves that week: only the rows as they stood before the run say so."""
+    extracts = ticket_extracts(landing)
+    path = landing / "itsm" / str(day) / "incident.json"
+    records = json.loads(path.read_text())["result"]
+    candidates = [
+        r for r in records if extracts[r["number"]][-1] == day and len(extracts[r["number"]]) > 1
+    ]
+    record = min(candidates, key=lambda r: r["opened_at"])
+    opened = datetime.fromisoformat(record["opened_at"])
+    record["state"] = "6"
+    record["resolved_at"] = str(opened + timedelta(hours=1))
+    path.write_text(json.dumps({"result": records}))
+    return record["number"]
+
+
 def redeliver_with_rows_removed(
-    landing: Path, day: date, leavers: list[str], lone_ticket: str, late: tuple[str, date]
+    landing: Path,
+    day: date,
+    leavers: list[str],
+    lone_ticket: str,
+    late: tuple[str, date],
+    falling_back: str,
 ) -> Removed:
     """Write `day`'s extract again with rows removed and changed in every source."""
     survey = next((landing / "survey" / str(day)).glob("*.csv"))
@@ -119,7 +158,7 @@ def redeliver_with_rows_removed(
     frame.to_csv(survey, index=False)
 
     extracts = ticket_extracts(landing)
-    falling_back = next(n for n, ds in extracts.items() if ds[-1] == day and len(ds) > 1)
+    assert extracts[falling_back][-1] == day and len(extracts[falling_back]) > 1
     assert extracts[lone_ticket] == [day]
     changed = next(
         n for n, ds in extracts.items() if ds[-1] == day and n not in (falling_back, lone_ticket)
@@ -184,8 +223,12 @@ def build_incrementally(
     # Two employees leave after the snapshot of day 14: it stays their latest. And day 14
     # holds a ticket no other extract does.
     leavers = leave(settings.landing_dir, days(21, 21)[0], 2)
+    # And one employee changes department in that snapshot (delivered by the backfill): weeks
+    # and months long before the backfill's days change with it.
+    transfer(settings.landing_dir, days(21, 21)[0])
     lone_ticket = add_lone_ticket(settings.landing_dir, days(14, 14)[0])
     late_device_day = add_late_device_day(settings.landing_dir, days(14, 14)[0])
+    resolved_early = resolve_early(settings.landing_dir, days(14, 14)[0])
 
     step = engine.build_step or engine.build
     engine.load(days(0, 13))
@@ -198,12 +241,22 @@ def build_incrementally(
     assert engine.query(LATE_VERSION, list(late_device_day)) == [(days(14, 14)[0],)]
     engine.load(days(last_daily + 1, 27))  # and a backfill of several days in one run
     step(*window(days(last_daily + 1, last_daily + 1)[0], days(27, 27)[0]))
+    # The backfill's directory snapshot moved an employee: the first week, which none of the
+    # backfill's days touch, counts them under their new department at once (later runs
+    # rebuild that week for other reasons, which would hide a miss from the final comparison).
+    assert engine.query(
+        "SELECT count(*) FROM marts.device_experience_weekly "
+        "WHERE department = 'Transferred' AND week_start = ?",
+        [CONFIG.start],
+    ) == [(1,)]
 
     if redeliver_changed:
         # An old extract is delivered again with changes: a better answer, a ticket resolved later.
-        # (the first day from the fourth on with answers: a small organisation has days without)
+        # (the first day of the second week with answers: a small organisation has days
+        # without; the first week stays untouched after the backfill, so a transfer there shows
+        # only if the department change itself touched it)
         redelivered = next(
-            day for day in days(3, 13) if (settings.landing_dir / "survey" / str(day)).is_dir()
+            day for day in days(7, 13) if (settings.landing_dir / "survey" / str(day)).is_dir()
         )
         survey = next((settings.landing_dir / "survey" / str(redelivered)).glob("*.csv"))
         frame = pd.read_csv(survey, dtype=str, keep_default_na=False)
@@ -218,7 +271,7 @@ def build_incrementally(
     redelivered = days(14, 14)[0]
     assert redelivered.weekday() == 0
     removed = redeliver_with_rows_removed(
-        settings.landing_dir, redelivered, leavers, lone_ticket, late_device_day
+        settings.landing_dir, redelivered, leavers, lone_ticket, late_device_day, resolved_early
     )
     engine.load([redelivered])
     engine.build(*window(redelivered, redelivered))
@@ -271,3 +324,23 @@ def assert_equal_to_a_full_refresh(
             pd.testing.assert_frame_equal(
                 incremental[table], frame, check_exact=False, rtol=rtol, obj=table
             )
+
+
+def period_marts(target: Path) -> list[str]:
+    """The models a run rebuilds by period (meta `touched_by`: macros/touched_periods.sql)."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("meta", {}).get("touched_by")
+    )
+
+
+def assert_the_last_run_rebuilt_touched_periods_only(target: Path) -> None:
+    """The last (incremental) build computed every period mart from its touched periods, not
+    whole: the SQL dbt ran for it reads the periods the run recorded."""
+    marts = period_marts(target)
+    assert len(marts) == 9, marts
+    for mart in marts:
+        [executed] = (target / "run").rglob(f"{mart}.sql")
+        assert "as touched_periods" in executed.read_text(), mart

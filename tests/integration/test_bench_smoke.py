@@ -38,6 +38,14 @@ def test_the_benchmark_runs_the_s_scale_end_to_end(tmp_path):
         line for line in result["marts_compared"] if line.endswith("all equal")
     ]
     assert len(result["marts_compared"]) == 4  # 2 marts x (floor, pandas)
+    # Where each run's time went: its steps from its event log, dbt's nodes from dbt.
+    for run in ("full_refresh_steps", "incremental_steps"):
+        steps = dict(result[run]["steps"])
+        assert {"raw_gates", "xmo_dbt_models", "mart_gates", "reporting__xmo_reporting"} <= set(
+            steps
+        ), run
+        assert 0 < steps["xmo_dbt_models"] < result[run]["events_span_s"], run
+        assert result[run]["dbt"]["nodes"] > 100, run
     table = (tmp_path / "results.md").read_text()
     assert "| S | 2,000 × 90 |" in table
     assert (tmp_path / "results.svg").read_text().startswith("<svg")

@@ -12,6 +12,7 @@ from orchestration.settings import Settings
 from tests.integration.incremental_scenario import (
     Engine,
     assert_equal_to_a_full_refresh,
+    assert_the_last_run_rebuilt_touched_periods_only,
     assert_the_removed_rows_are_gone,
     build_incrementally,
 )
@@ -36,6 +37,8 @@ def test_incremental_runs_give_the_same_marts_as_a_full_refresh(tmp_path):
     engine = duckdb_engine(settings, tmp_path / "dbt_target")
     built = build_incrementally(settings, engine, daily_runs=2, schemas=tuple(COUNTS))
     assert_the_removed_rows_are_gone(settings, engine, built)
+    # The marts too were built by period (macros/touched_periods.sql), and equal a full refresh.
+    assert_the_last_run_rebuilt_touched_periods_only(tmp_path / "dbt_target")
 
     # The full refresh sums the device weeks one week at a time (four chunks, not one): chunk
     # bounds must neither lose nor double a week.

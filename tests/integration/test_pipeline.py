@@ -19,6 +19,7 @@ import pytest
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.checks import build_gate_checks
 from orchestration.cli import execute_pipeline, summarize
+from orchestration.instance import get_instance
 from orchestration.settings import DBT_PROJECT_DIR, PROJECT_SEEDS_DIR, Settings
 from quality.specs import MARTS
 from tests.integration.warehouse import dbt_env, query
@@ -381,6 +382,17 @@ def test_a_broken_model_fails_the_dbt_step_once_without_retries_and_names_the_no
     # Bad input is not transient: the step ran once, no retry was scheduled.
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert retries == []
+
+    # The build stopped after the marts' parents took in the day: the marts are behind, and
+    # the next build (targets fixed) rebuilds every period of theirs, then they are current.
+    behind = settings.build_state_path.with_name("period_marts_behind")
+    assert behind.exists()
+    fixed = execute_pipeline(settings, [HAND_DAY])
+    assert fixed.success
+    with get_instance(settings) as instance:
+        said = [r.user_message for r in instance.all_logs(fixed.run_id)]
+    assert any("the period marts rebuild every period: an earlier build" in m for m in said)
+    assert not behind.exists()
 
 
 def test_a_collapsed_extract_stops_the_run_before_dbt_and_keeps_the_published_version(

@@ -109,7 +109,12 @@ def test_every_incremental_model_replaces_its_extracts_by_a_date_partition_of_it
     # One strategy on every engine (macros/incremental.sql); on Spark it replaces whole
     # partitions of the `partition_by` date (tests/spark builds them) and finds the rows of
     # the window's extracts by the meta's extract date columns.
-    incremental = [n for n in models() if n["config"]["materialized"] == "incremental"]
+    incremental = [
+        n
+        for n in models()
+        if n["config"]["materialized"] == "incremental"
+        and n["config"]["incremental_strategy"] != "replace_periods"
+    ]
     assert len(incremental) == 6
     for node in incremental:
         assert node["config"]["incremental_strategy"] == "replace_extracts", node["name"]
@@ -117,3 +122,36 @@ def test_every_incremental_model_replaces_its_extracts_by_a_date_partition_of_it
         assert node["config"]["meta"].get("extract_date_columns"), node["name"]
         partitioned = re.search(r"partition_by=replaced_partitions\('\w+'\)", node["raw_code"])
         assert partitioned, node["name"]
+
+
+def test_the_published_marts_rebuild_the_periods_a_run_touched_or_are_rebuilt_whole():
+    # macros/touched_periods.sql: a period mart says which column its periods are in, which
+    # dates of the run touch them (`touched_by`) and at which grain.
+    by_period = {
+        n["name"]: n["config"]
+        for n in models()
+        if n["config"].get("incremental_strategy") == "replace_periods"
+    }
+    assert set(by_period) == {
+        "service_experience_weekly",
+        "service_experience_monthly",
+        "channel_experience_monthly",
+        "proactive_experience_monthly",
+        "fct_ticket_experience",
+        "device_experience_weekly",
+        "int_employee_journeys_joined",
+        "dex_band_experience_monthly",
+        "device_ticket_experience_monthly",
+    }
+    kinds = {"experience", "proactive", "device", "journey", "tickets"}
+    for name, config in by_period.items():
+        meta = config["meta"]
+        assert config["materialized"] == "incremental", name
+        assert meta["touched_by"] in kinds, name
+        assert meta["period_column"], name
+        expected_grain = None if meta["touched_by"] == "tickets" else meta["period_column"][:-6]
+        assert meta.get("period_grain") == expected_grain, name  # week_start: week
+    # What is computed across periods (baselines, changes against them, the scorecard) is
+    # rebuilt whole, from the weekly and monthly marts.
+    whole = {n["name"] for n in models() if n["config"]["materialized"] == "table"}
+    assert {"experience_changes", "xla_baseline", "xla_scorecard"} <= whole

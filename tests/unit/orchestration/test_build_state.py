@@ -7,7 +7,9 @@ import copy
 from orchestration.build_state import (
     BuildState,
     incremental_code_digest,
+    period_marts_rebuild_reasons,
     read_build_state,
+    reference_digest,
     write_build_state,
 )
 
@@ -82,3 +84,34 @@ def test_a_build_continues_only_from_a_record_of_the_same_sources_and_code(tmp_p
     assert rewritten.differences(read_build_state(path)) == ["the incremental models' code changed"]
     path.write_text("not json")
     assert read_build_state(path) is None  # unreadable: start afresh
+
+
+def test_the_reference_digest_follows_the_seeds_and_the_thresholds(tmp_path):
+    (tmp_path / "service_catalog.csv").write_text("service_id\nS1\n")
+    thresholds = {"min_responses": 5, "baseline_weeks": 12}
+    digest = reference_digest(tmp_path, thresholds)
+    assert reference_digest(tmp_path, dict(reversed(thresholds.items()))) == digest
+    assert reference_digest(tmp_path, {**thresholds, "min_responses": 6}) != digest
+    (tmp_path / "service_catalog.csv").write_text("service_id\nS2\n")
+    assert reference_digest(tmp_path, thresholds) != digest
+    # The reference is kept with the build, and a record from before it has none.
+    path = tmp_path / "warehouse_build.json"
+    write_build_state(path, BuildState(("survey",), "abc", "key", digest))
+    assert read_build_state(path).reference == digest
+    path.write_text('{"sources": ["survey"], "incremental_code": "abc"}')
+    assert read_build_state(path).reference == ""
+
+
+def test_the_period_marts_take_the_touched_periods_only_from_a_whole_build_that_kept_up():
+    incremental = {"stg_itsm__tickets", "int_device_days_scored", "service_experience_weekly"}
+    reasons = period_marts_rebuild_reasons
+    assert reasons(incremental, incremental, False, False) == []
+    assert reasons(incremental | {"dim_service"}, incremental, False, False) == []
+    # A build of the marts alone: their parents changed in some other build.
+    assert reasons({"service_experience_weekly"}, incremental, False, False) == [
+        "this build does not rebuild every incremental model"
+    ]
+    assert period_marts_rebuild_reasons(incremental, incremental, True, True) == [
+        "an earlier build changed what they are built from without them, or stopped",
+        "the reference data or the thresholds changed",
+    ]

@@ -1,4 +1,11 @@
-{{ config(materialized="table") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'month_start', 'touched_by': 'journey', 'period_grain': 'month'},
+        on_schema_change='fail',
+    )
+}}
 {#- Each employee month on their primary device with what they did that month: tickets they
     opened (month of opened_at), how many were about hardware, and their ticket-survey answers
     (month of responded_at) as counts and sums, so any grouping can add them up. -#}
@@ -7,6 +14,7 @@ with
 employee_months as (
 
     select * from {{ ref('int_employee_device_month') }}
+    where {{ in_touched_periods('month_start') }}
 
 ),
 
@@ -42,6 +50,7 @@ tickets as (
     left join device_services
         on tickets.service_id = device_services.service_id
     where tickets.caller_key is not null
+        and {{ in_touched_periods('cast(' ~ dbt.date_trunc('month', 'tickets.opened_at') ~ ' as date)') }}
 
 ),
 
@@ -67,6 +76,7 @@ answers as (
     from {{ ref('int_survey_responses_joined_to_tickets') }}
     where survey_type = 'ticket'
         and respondent_key is not null
+        and {{ in_touched_periods('cast(' ~ dbt.date_trunc('month', 'responded_at') ~ ' as date)') }}
 
 ),
 

@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'week_start', 'touched_by': 'device', 'period_grain': 'week'},
+        on_schema_change='fail',
+    )
+}}
 with
 
 device_weeks as (
 
     select * from {{ ref('int_device_weeks_summed') }}
+    where {{ in_touched_periods('week_start') }}
 
 ),
 

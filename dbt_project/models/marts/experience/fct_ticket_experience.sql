@@ -1,9 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'ticket_number', 'touched_by': 'tickets'},
+        on_schema_change='fail',
+    )
+}}
 with
 
 tickets as (
 
     select * from {{ ref('int_tickets_mapped_to_services') }}
     where resolved_at is not null
+        and {{ in_touched_periods('ticket_number') }}
 
 ),
 
@@ -11,6 +20,7 @@ responses as (
 
     select * from {{ ref('int_survey_responses_joined_to_tickets') }}
     where survey_type = 'ticket' and ticket_id is not null
+        and {{ in_touched_periods('ticket_number') }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'month_start', 'touched_by': 'proactive', 'period_grain': 'month'},
+        on_schema_change='fail',
+    )
+}}
 with
 
 proactive_responses as (
@@ -9,6 +17,7 @@ proactive_responses as (
         lost_time_minutes
     from {{ ref('int_survey_responses_joined_to_tickets') }}
     where survey_type = 'proactive'
+        and {{ in_touched_periods('cast(' ~ dbt.date_trunc('month', 'responded_at') ~ ' as date)') }}
 
 ),
 

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'month_start', 'touched_by': 'journey', 'period_grain': 'month'},
+        on_schema_change='fail',
+    )
+}}
 {#- Do the people on a model raise more tickets and lose more time? Employee months on their
     primary device, by department and model, and for the organisation (department 'all'). -#}
 with

@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_periods',
+        meta={'period_column': 'month_start', 'touched_by': 'journey', 'period_grain': 'month'},
+        on_schema_change='fail',
+    )
+}}
 {#- The same journey figures by DEX band (poor / fair / good, macros/dex.sql), per department and
     for the organisation (department 'all'), and each band against the good band of the same
     department and month: the ratio of tickets per employee and of lost time per employee, with
