@@ -8,6 +8,7 @@ process starting: imports, the Definitions, run planning) and after its last.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -21,10 +22,16 @@ class StepTiming:
     seconds: float
 
 
+def _quiet_instance_logs() -> None:
+    """Opening an instance logs its storage's migrations at INFO (alembic): not a result."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def run_step_timings(dagster_home: Path) -> tuple[float, list[StepTiming]]:
     """The latest run's event span (first to last event) and each step's STEP_START to its
     success or failure, in the order they started."""
     os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    _quiet_instance_logs()
     from dagster import DagsterEventType, DagsterInstance
 
     with DagsterInstance.get() as instance:
@@ -68,6 +75,7 @@ def dbt_node_timings(target_dir: Path, run_id: str, top: int = 8) -> dict:
 
 def latest_run_id(dagster_home: Path) -> str:
     os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    _quiet_instance_logs()
     from dagster import DagsterInstance
 
     with DagsterInstance.get() as instance:
