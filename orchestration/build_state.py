@@ -27,8 +27,9 @@ class BuildState:
     incremental_code: str  # digest of the incremental models' and the project's macros' code
     # A one-way fingerprint of the pseudonym key (ingestion/pseudonym_key.py), never the key.
     pseudonym_key: str = ""
-    # What the period marts are computed with besides the data (reference_digest): when it
-    # changes they rebuild every period, the models they are built from stay as they are.
+    # What the period marts are computed with besides the data (reference_digest: seeds,
+    # thresholds, the models' code): when it changes they rebuild every period, the models they
+    # are built from stay as they are.
     reference: str = ""
 
     def differences(self, previous: BuildState | None) -> list[str]:
@@ -61,9 +62,22 @@ def incremental_code_digest(manifest: dict[str, Any], project: str = "xmo") -> s
     return hashlib.sha256("\n\n".join(parts).encode()).hexdigest()[:16]
 
 
-def reference_digest(seeds_dir: Path, dbt_vars: Mapping[str, Any]) -> str:
-    """A digest of the reference seeds (as staged for dbt) and the thresholds dbt is given."""
-    digest = hashlib.sha256(json.dumps(dict(dbt_vars), sort_keys=True).encode())
+def models_code_digest(manifest: dict[str, Any], project_file: Path) -> str:
+    """A digest of every model's SQL and of the project file (its vars' defaults): a period
+    mart's rows also depend on the models it reads that are rebuilt whole."""
+    parts = sorted(
+        f"{node['unique_id']}\n{node.get('raw_code', '')}"
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    )
+    parts.append(project_file.read_text(encoding="utf-8"))
+    return hashlib.sha256("\n\n".join(parts).encode()).hexdigest()[:16]
+
+
+def reference_digest(seeds_dir: Path, dbt_vars: Mapping[str, Any], code: str = "") -> str:
+    """A digest of the reference seeds (as staged for dbt), the thresholds dbt is given and
+    `code` (models_code_digest)."""
+    digest = hashlib.sha256(json.dumps(dict(dbt_vars), sort_keys=True).encode() + code.encode())
     for path in sorted(seeds_dir.glob("*.csv")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -88,7 +102,7 @@ def period_marts_rebuild_reasons(
     if behind:
         reasons.append("an earlier build changed what they are built from without them, or stopped")
     if reference_changed:
-        reasons.append("the reference data or the thresholds changed")
+        reasons.append("the reference data, the thresholds or the models' code changed")
     if not incremental <= selected:
         reasons.append("this build does not rebuild every incremental model")
     return reasons

@@ -77,9 +77,10 @@
         between cast('{{ window[0] }}' as date) and cast('{{ window[1] }}' as date)
     {%- endset -%}
 
-    {#- Tickets delivered in the window or taken from its extracts, and the tickets of answers
-        touched the same way (an answer moves its ticket's response rate and its latest answer);
-        with where each counted before the run. -#}
+    {#- Tickets delivered in the window or taken from its extracts, and every ticket an answer
+        touched the same way points at in any of its delivered versions (an answer moves its
+        ticket's response rate and latest answer; a version re-sent, or fallen back to, may
+        point at another ticket); with where each counted before the run. -#}
     {%- set tickets -%}
         with changed_tickets as (
             select number as ticket_number from {{ raw.itsm_tickets }}
@@ -89,16 +90,19 @@
             where extract_date {{ in_window }}
         ),
         changed_responses as (
-            select ticket_number from {{ raw.survey_responses }}
+            select response_id from {{ raw.survey_responses }}
             where _extract_date {{ in_window }}
             union
-            select ticket_number from {{ upstream.responses }}
+            select response_id from {{ upstream.responses }}
             where extract_date {{ in_window }}
         ),
         touched as (
             select ticket_number from changed_tickets
             union
-            select ticket_number from changed_responses where ticket_number is not null
+            select versions.ticket_number
+            from {{ raw.survey_responses }} as versions
+            inner join changed_responses
+                on versions.response_id = changed_responses.response_id
         )
         select
             touched.ticket_number,
@@ -109,6 +113,8 @@
         from touched
         left join {{ upstream.mapped }} as before
             on touched.ticket_number = before.ticket_number
+        -- (On Spark a NULL in the list would keep no row of fct_ticket_experience.)
+        where touched.ticket_number is not null
     {%- endset -%}
     {%- do create_table_as_select(touched_relation('tickets'), tickets) -%}
 

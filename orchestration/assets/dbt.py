@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,6 +20,7 @@ from orchestration.build_state import (
     PERIOD_MARTS_BEHIND,
     BuildState,
     incremental_code_digest,
+    models_code_digest,
     period_marts_rebuild_reasons,
     read_build_state,
     reference_digest,
@@ -105,6 +107,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
     manifest = json.loads(project.manifest_path.read_text())
     tables = built_tables(manifest, translator)
     incremental_code = incremental_code_digest(manifest)
+    models_code = models_code_digest(manifest, Path(project.project_dir) / "dbt_project.yml")
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -139,7 +142,7 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
             settings.sources,
             incremental_code,
             fingerprint(key),
-            reference_digest(settings.staged_seeds_dir, dbt_vars),
+            reference_digest(settings.staged_seeds_dir, dbt_vars, models_code),
         )
         previous = read_build_state(settings.build_state_path)
         asked = context.run.tags.get(FULL_REFRESH_TAG) == "true"

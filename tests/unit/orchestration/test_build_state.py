@@ -7,6 +7,7 @@ import copy
 from orchestration.build_state import (
     BuildState,
     incremental_code_digest,
+    models_code_digest,
     period_marts_rebuild_reasons,
     read_build_state,
     reference_digest,
@@ -94,6 +95,15 @@ def test_the_reference_digest_follows_the_seeds_and_the_thresholds(tmp_path):
     assert reference_digest(tmp_path, {**thresholds, "min_responses": 6}) != digest
     (tmp_path / "service_catalog.csv").write_text("service_id\nS2\n")
     assert reference_digest(tmp_path, thresholds) != digest
+    # The models' code: every model's SQL (a table a period mart reads) and the project's vars.
+    project_file = tmp_path / "dbt_project.yml"
+    project_file.write_text("vars:\n  min_lost_time_answers_for_interval: 150\n")
+    code = models_code_digest(MANIFEST, project_file)
+    assert reference_digest(tmp_path, thresholds, code) != reference_digest(tmp_path, thresholds)
+    rewritten = _changed(("nodes", "model.xmo.dim_service", "raw_code"), "select 2")
+    assert models_code_digest(rewritten, project_file) != code
+    project_file.write_text("vars:\n  min_lost_time_answers_for_interval: 100\n")
+    assert models_code_digest(MANIFEST, project_file) != code
     # The reference is kept with the build, and a record from before it has none.
     path = tmp_path / "warehouse_build.json"
     write_build_state(path, BuildState(("survey",), "abc", "key", digest))
@@ -113,5 +123,5 @@ def test_the_period_marts_take_the_touched_periods_only_from_a_whole_build_that_
     ]
     assert period_marts_rebuild_reasons(incremental, incremental, True, True) == [
         "an earlier build changed what they are built from without them, or stopped",
-        "the reference data or the thresholds changed",
+        "the reference data, the thresholds or the models' code changed",
     ]
