@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -15,6 +15,7 @@ import dagster as dg
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 from packaging.version import Version
 
+from orchestration.dbt_in_process import dbt_in_this_process
 from orchestration.partitions import WINDOW_ENVIRONMENT
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 from quality.spark_catalog import write_spark_catalog
@@ -98,11 +99,16 @@ class XmoDbtCliResource(DbtCliResource):
         window: Mapping[str, str],
         context: dg.AssetExecutionContext,
         environment: Mapping[str, str] | None = None,
+        in_process: bool = False,
     ) -> DbtCliInvocation:
         """`dbt <args>` for the extract dates of `window` (all new ones when it is empty), with
-        `environment` (the pseudonym key, XMO_REBUILD_MARTS) in the dbt process's only."""
+        `environment` (the pseudonym key, XMO_REBUILD_MARTS) in dbt's environment only; in this
+        process when `in_process` (orchestration/dbt_in_process.py), else in a dbt process."""
         window_env = {WINDOW_ENVIRONMENT[key]: value for key, value in window.items()}
-        with _in_environment({**window_env, **(environment or {})}, [*WINDOW_ENVIRONMENT.values()]):
+        with (
+            _in_environment({**window_env, **(environment or {})}, [*WINDOW_ENVIRONMENT.values()]),
+            dbt_in_this_process() if in_process else nullcontext(),
+        ):
             return self.cli(list(args), context=context, raise_on_error=False)
 
     def keep_parse_state(self, invocation: DbtCliInvocation) -> bool:
@@ -140,6 +146,7 @@ def _in_environment(variables: Mapping[str, str], cleared: Sequence[str]) -> Ite
 
     dagster-dbt starts dbt with a copy of this process's environment, and a run's steps execute
     one at a time in this process (the in-process executor), so nothing else sees the change.
+    dbt in this process gets the same copy, set in os.environ only while it builds.
     """
     names = list(dict.fromkeys([*cleared, *variables]))
     saved = {name: os.environ.pop(name, None) for name in names}

@@ -174,7 +174,11 @@ def build_dbt_assets(project: DbtProject, translator: XmoDbtTranslator) -> dg.As
             behind.parent.mkdir(parents=True, exist_ok=True)
             behind.touch()  # until this build has rebuilt every period mart
         # The key reaches the dbt process alone, under a name dbt masks (dbt_key_plugin.py).
-        invocation = dbt.cli_for_window(args, window, context, environment)
+        # On DuckDB dbt runs in this process (its imports paid once); a Spark session would
+        # keep its JVM here after the build, so Spark targets keep a dbt process.
+        invocation = dbt.cli_for_window(
+            args, window, context, environment, in_process=not settings.on_spark
+        )
         events: list[Any] = []
         selected = len(context.selected_asset_keys)
         for event in invocation.stream():

@@ -116,7 +116,10 @@ def build_publish_asset(
             },
         )
         rows = "\n".join(f"| {mart} | {count} |" for mart, count in sorted(result.rows.items()))
-        context.log.info(f"published {len(result.rows)} marts to {result.database}")
+        context.log.info(
+            f"published {len(result.rows)} marts to {result.database}; changed since the last "
+            f"publication: {', '.join(result.changed) or 'none'}"
+        )
         # Gates render only their own Data Docs page; the index is brought up to date once here.
         docs_index = build_docs_index(settings.quality_dir)
         docs = {"data_docs": dg.MetadataValue.url(docs_index.as_uri())} if docs_index else {}
@@ -126,6 +129,7 @@ def build_publish_asset(
                 "database": dg.MetadataValue.path(str(result.database)),
                 "parquet_dir": dg.MetadataValue.path(str(result.parquet_dir)),
                 "rows_per_mart": dg.MetadataValue.md("| mart | rows |\n|---|---|\n" + rows),
+                "marts_changed": dg.MetadataValue.json(result.changed),
                 "dagster/row_count": dg.MetadataValue.int(sum(result.rows.values())),
             }
         )

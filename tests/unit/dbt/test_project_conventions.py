@@ -138,6 +138,7 @@ def test_the_published_marts_rebuild_the_periods_a_run_touched_or_are_rebuilt_wh
         "channel_experience_monthly",
         "proactive_experience_monthly",
         "fct_ticket_experience",
+        "int_tickets_mapped_to_services",
         "device_experience_weekly",
         "int_employee_journeys_joined",
         "dex_band_experience_monthly",

@@ -152,5 +152,115 @@ def test_the_health_of_the_publication_is_published_beside_the_marts(tmp_path):
     tables = con.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'health'"
     ).fetchall()
-    assert tables == []
+    assert tables == [("mart_fingerprints",)]  # no extract log
     con.close()
+
+
+def _published(path: Path, table: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return sorted(con.execute(f"SELECT * FROM marts.{table}").fetchall())
+    finally:
+        con.close()
+
+
+def _in_warehouse(path: Path, sql: str) -> None:
+    con = duckdb.connect(str(path))
+    con.execute(sql)
+    con.close()
+
+
+def test_a_publication_writes_only_what_changed_and_ends_equal_to_the_warehouse(tmp_path):
+    warehouse, reporting, parquet = tmp_path / "wh.duckdb", tmp_path / "r.duckdb", tmp_path / "pq"
+    _in_warehouse(
+        warehouse,
+        "CREATE SCHEMA marts; "
+        "CREATE TABLE marts.weeks AS SELECT range AS week, range * 10 AS answers FROM range(100); "
+        "CREATE TABLE marts.tickets AS SELECT 'INC' || range AS ticket FROM range(5000)",
+    )
+    first = publish_marts(warehouse, reporting, parquet, ["weeks", "tickets"])
+    assert sorted(first.changed) == ["tickets", "weeks"]  # nothing published before
+    assert not first.copied
+    tickets_file = (parquet / "tickets.parquet").stat()
+
+    # A daily run: one week recomputed, one added, one gone (a week a re-delivery emptied).
+    _in_warehouse(
+        warehouse,
+        "UPDATE marts.weeks SET answers = -1 WHERE week = 5; "
+        "INSERT INTO marts.weeks VALUES (100, 7); DELETE FROM marts.weeks WHERE week = 3",
+    )
+    second = publish_marts(warehouse, reporting, parquet, ["weeks", "tickets"])
+
+    assert second.changed == ["weeks"]
+    assert second.copied  # the unchanged tickets are most of the rows: kept from the last file
+    assert second.rows == {"weeks": 100, "tickets": 5000}
+    expected = [(w, -1 if w == 5 else 7 if w == 100 else w * 10) for w in range(101) if w != 3]
+    assert _published(reporting, "weeks") == expected
+    assert _published(reporting, "tickets") == sorted((f"INC{i}",) for i in range(5000))
+    weeks_parquet = (
+        duckdb.connect()
+        .execute(f"SELECT week, answers FROM '{parquet / 'weeks.parquet'}' ORDER BY week")
+        .fetchall()
+    )
+    assert weeks_parquet == expected
+    # The unchanged mart's Parquet file is the one written before, untouched.
+    assert (parquet / "tickets.parquet").stat().st_mtime_ns == tickets_file.st_mtime_ns
+    assert (parquet / "tickets.parquet").stat().st_ino == tickets_file.st_ino
+    # Still the storage format BI drivers bundling DuckDB 1.5 read, and no staged file left.
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{reporting}' AS r (READ_ONLY)")
+    assert con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'r'"
+    ).fetchall() == [("v1.5.0+",)]
+    con.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pq", "r.duckdb", "wh.duckdb"]
+    # Nothing changed: nothing written, the same rows; a mart no longer published is dropped.
+    third = publish_marts(warehouse, reporting, parquet, ["weeks"])
+    assert (third.changed, third.copied) == ([], True)
+    assert _published(reporting, "weeks") == expected
+    con = duckdb.connect(str(reporting), read_only=True)
+    assert con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
+    ).fetchall() == [("weeks",)]
+    con.close()
+
+
+def test_repeated_rows_new_columns_and_dropped_marts_are_published_exactly(tmp_path):
+    warehouse, reporting, parquet = tmp_path / "wh.duckdb", tmp_path / "r.duckdb", tmp_path / "pq"
+    _in_warehouse(
+        warehouse,
+        "CREATE SCHEMA marts; CREATE TABLE marts.a AS SELECT 1 AS x FROM range(3); "
+        "CREATE TABLE marts.b AS SELECT 1 AS x; CREATE TABLE marts.c AS SELECT 1 AS x",
+    )
+    publish_marts(warehouse, reporting, parquet, ["a", "b", "c"])
+    # A row repeated once more than before: a set difference would see no change.
+    _in_warehouse(warehouse, "INSERT INTO marts.a VALUES (1)")
+    # A column added: the published table cannot take the new rows as they are.
+    _in_warehouse(warehouse, "CREATE OR REPLACE TABLE marts.b AS SELECT 1 AS x, 'new' AS y")
+
+    result = publish_marts(warehouse, reporting, parquet, ["a", "b"])
+
+    assert sorted(result.changed) == ["a", "b"]
+    assert _published(reporting, "a") == [(1,)] * 4
+    assert _published(reporting, "b") == [(1, "new")]
+    con = duckdb.connect(str(reporting), read_only=True)
+    marts = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'"
+    ).fetchall()
+    con.close()
+    assert sorted(marts) == [("a",), ("b",)]  # c is no longer published
+
+
+def test_a_publication_from_before_fingerprints_is_replaced_whole(tmp_path):
+    warehouse, reporting, parquet = tmp_path / "wh.duckdb", tmp_path / "r.duckdb", tmp_path / "pq"
+    make_warehouse(warehouse, 1)
+    publish_marts(warehouse, reporting, parquet, ["a", "b"])
+    con = duckdb.connect(str(reporting))
+    con.execute("DROP TABLE health.mart_fingerprints")
+    con.close()
+    make_warehouse(warehouse, 2)
+
+    result = publish_marts(warehouse, reporting, parquet, ["a", "b"])
+
+    assert sorted(result.changed) == ["a", "b"]
+    assert _published(reporting, "a") == [(2, 0), (2, 1), (2, 2)]
