@@ -96,3 +96,10 @@
         else 'good'
     end
 {%- endmacro %}
+
+{#- True where a device-day reports any of Intune's 30-day totals (`prefix`: a table alias and a
+    dot). -#}
+{% macro thirty_day_totals_reported(prefix='') -%}
+    ({{ prefix }}app_crashes_30d is not null or {{ prefix }}app_freezes_30d is not null
+        or {{ prefix }}system_crashes_30d is not null)
+{%- endmacro %}

@@ -48,6 +48,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- True when `relation` has a row meeting `condition` (one query, stopping at the first). Where
+    the answer decides which SQL a model runs: a unit test, whose inputs are not the relation's
+    rows, and parsing take the path that handles every case. -#}
+{% macro any_row(relation, condition) -%}
+    {%- if not execute or model.resource_type == 'unit_test' -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set found = run_query('select 1 from ' ~ relation ~ ' where ' ~ condition ~ ' limit 1') -%}
+    {{ return(found.rows | length > 0) }}
+{%- endmacro %}
+
 {#- True when the model already holds rows of the run's extract window, i.e. the run delivers
     again days it built before; false on a run without a window and on a full build. One
     query of the model, for a model that takes a costlier path only then. -#}

@@ -33,9 +33,15 @@ device_days as (
 -- Intune reports 30-day totals, not the day's counts. The day's count is the difference from
 -- the device's previous day's totals (never below 0), or the total / 30 on its first day or
 -- after a gap (docs/metrics.md). A daily run finds the previous day in this model's own table.
+-- Where no device reports totals (a Nexthink estate) no day needs its previous one, and the
+-- join of every device-day with the day before (74 s of a year of 100,000 devices) is left out.
 previous_totals as (
 
     select device_id, snapshot_date, app_crashes_30d, app_freezes_30d, system_crashes_30d
+    {%- if not any_row(ref('stg_device__snapshots'), thirty_day_totals_reported()) %}
+    from {{ ref('stg_device__snapshots') }}
+    where false
+    {%- else %}
     from device_days
     {%- if is_incremental() %}
 
@@ -49,10 +55,10 @@ previous_totals as (
         and stored.snapshot_date = device_days.snapshot_date
     where device_days.device_id is null
         and stored.snapshot_date in (
-            select {{ previous_day }} from device_days where device_days.app_crashes_30d is not null
-                or device_days.app_freezes_30d is not null
-                or device_days.system_crashes_30d is not null
+            select {{ previous_day }} from device_days
+            where {{ thirty_day_totals_reported('device_days.') }}
         )
+    {%- endif %}
     {%- endif %}
 
 ),
@@ -92,8 +98,7 @@ device_days_counted as (
         device_days.{{ count }}_30d,
         {% endfor -%}
         case
-            when device_days.app_crashes_30d is null and device_days.app_freezes_30d is null
-                and device_days.system_crashes_30d is null then 'reported'
+            when not ({{ thirty_day_totals_reported('device_days.') }}) then 'reported'
             when previous.device_id is not null then 'difference_of_30_day_totals'
             else '30_day_totals_over_30'
         end as daily_counts_from,
