@@ -30,6 +30,8 @@ from dagster_dbt.core import dbt_cli_invocation
 # What dbt's stdout logger prints by default; debug events would only be re-emitted to stdout.
 _LOGGED_LEVELS = frozenset({"info", "warn", "error"})
 _END = object()
+# How often an interrupted build's running queries are cancelled until dbt has stopped.
+CANCEL_EVERY_S = 0.2
 
 
 class _EventLines:
@@ -93,11 +95,12 @@ class InProcessDbt:
                 self._thread.start()
 
     def _emit(self, message: Any) -> None:
-        from dbt_common.events.functions import msg_to_json
+        from dbt_common.events.functions import env_scrubber, msg_to_json
 
         if message.info.level in _LOGGED_LEVELS:
             self._errors += message.info.level == "error"
-            self.stdout.put(msg_to_json(message).encode())
+            # As dbt's stdout logger: the values of DBT_ENV_SECRET_* variables masked.
+            self.stdout.put(env_scrubber(msg_to_json(message)).encode())
 
     def _run(self) -> None:
         from dbt.cli.main import dbtRunner
@@ -110,16 +113,17 @@ class InProcessDbt:
                 result = dbtRunner(callbacks=[self._emit]).invoke(
                     ["--log-level", "none", "--log-level-file", file_level, *self.args[1:]]
                 )
-            # From here on no interrupt is sent (an interrupt already sent is raised by now, at
-            # the latest on leaving this block, and handled below).
-            with self._interruptible:
-                self._running = False
+                # From here on no interrupt is sent; one sent before is raised by the time this
+                # block is left, and handled below (the environment's restore withstands it).
+                with self._interruptible:
+                    self._running = False
             if result.exception is not None and not self._errors:
                 self._emit_error(result.exception)
             # dbt's CLI exit codes: 0 success, 1 a node failed, 2 dbt itself failed.
             self.returncode = 0 if result.success else 2 if result.exception else 1
         except BaseException as exc:  # never leave the reader waiting for lines
-            self._running = False
+            with self._interruptible:
+                self._running = False
             self.returncode = 2
             self._emit_error(exc)
         finally:
@@ -151,8 +155,9 @@ class InProcessDbt:
 
     def send_signal(self, signal: int) -> None:
         """As Ctrl-C to a dbt process: dbt's thread gets KeyboardInterrupt (dbt then cancels
-        what runs, writes run_results.json and stops) and the running queries are cancelled,
-        which wakes that thread from its wait for them."""
+        what runs, writes run_results.json and stops), and the running queries are cancelled
+        until it has: a thread waiting for its workers notices the interrupt only when a query
+        ends, and a cancel sent between two statements is lost."""
         thread = self._thread
         if thread is None or thread.ident is None:
             return
@@ -162,13 +167,19 @@ class InProcessDbt:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                 ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
             )
+        threading.Thread(target=self._cancel_until_done, name="dbt-cancel", daemon=True).start()
+
+    def _cancel_until_done(self) -> None:
         from dbt.adapters.factory import FACTORY
 
-        for adapter in list(FACTORY.adapters.values()):
-            try:
-                adapter.cancel_open_connections()
-            except Exception:  # a connection closing meanwhile: nothing left to cancel
-                pass
+        while True:
+            for adapter in list(FACTORY.adapters.values()):
+                try:
+                    adapter.cancel_open_connections()
+                except Exception:  # a connection closing meanwhile: nothing left to cancel
+                    pass
+            if self._done.wait(CANCEL_EVERY_S):
+                return
 
     def terminate(self) -> None:
         self.send_signal(2)
@@ -195,9 +206,14 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
         try:
             yield
         finally:
-            for name in changed | removed:
-                os.environ.pop(name, None)
-            os.environ.update(saved)
+            while True:  # an interrupt arriving meanwhile must not leave the key behind
+                try:
+                    for name in changed | removed:
+                        os.environ.pop(name, None)
+                    os.environ.update(saved)
+                    break
+                except KeyboardInterrupt:
+                    continue
 
 
 def _release_duckdb() -> None:

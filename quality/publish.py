@@ -46,15 +46,22 @@ def _quote_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
-    """Rows and the sum of the rows' hashes: equal for the same rows in any order."""
+Fingerprint = tuple[int, int, str]
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> Fingerprint:
+    """Rows, the sum of the rows' hashes (equal for the same rows in any order) and the columns
+    with their types: a row's hash is its values', whatever the columns are named or typed."""
     rows, total = con.execute(
         f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {relation} AS t"
     ).fetchall()[0]
-    return int(rows), int(total)
+    columns = ", ".join(
+        f"{name} {kind}" for name, kind, *_ in con.execute(f"DESCRIBE {relation}").fetchall()
+    )
+    return int(rows), int(total), columns
 
 
-def _previous_fingerprints(reporting_path: Path) -> dict[str, tuple[int, int]]:
+def _previous_fingerprints(reporting_path: Path) -> dict[str, Fingerprint]:
     """The marts the current publication holds and their fingerprints; {} when there is no
     publication, it records none (published before fingerprints) or cannot be read."""
     if not reporting_path.exists():
@@ -64,14 +71,15 @@ def _previous_fingerprints(reporting_path: Path) -> dict[str, tuple[int, int]]:
         try:
             con.execute(f"ATTACH {_quote_path(reporting_path)} AS previous (READ_ONLY)")
             rows = con.execute(
-                f"SELECT mart, row_count, fingerprint FROM previous.{HEALTH_SCHEMA}.{FINGERPRINTS}"
+                f"SELECT mart, row_count, fingerprint, columns "
+                f"FROM previous.{HEALTH_SCHEMA}.{FINGERPRINTS}"
             ).fetchall()
         finally:
             con.close()
     except duckdb.Error as exc:
         log.info("publishing every mart: the previous publication's fingerprints: %s", exc)
         return {}
-    return {mart: (int(count), int(total)) for mart, count, total in rows}
+    return {mart: (int(count), int(total), columns) for mart, count, total, columns in rows}
 
 
 def publish_marts(
@@ -97,11 +105,11 @@ def publish_marts(
     """
     reporting_path.parent.mkdir(parents=True, exist_ok=True)
     parquet_dir.mkdir(parents=True, exist_ok=True)
+    previous = _previous_fingerprints(reporting_path)
     token = uuid.uuid4().hex[:12]
     staged_db = reporting_path.with_name(f".{reporting_path.name}.{token}.tmp")
     staged_parquet = parquet_dir.with_name(f".{parquet_dir.name}.{token}.tmp")
     staged_parquet.mkdir()
-    previous = _previous_fingerprints(reporting_path)
     try:
         con = duckdb.connect()
         try:
@@ -144,14 +152,16 @@ def publish_marts(
             con.execute("DETACH warehouse")
         finally:
             con.close()
-        os.replace(staged_db, reporting_path)
+        # The database last: it records the fingerprints, so a publication stopped between
+        # the renames leaves the last ones, and the next one writes every file again.
         for table in changed:
             os.replace(staged_parquet / f"{table}.parquet", parquet_dir / f"{table}.parquet")
+        os.replace(staged_db, reporting_path)
     finally:
         staged_db.unlink(missing_ok=True)
         Path(f"{staged_db}.wal").unlink(missing_ok=True)
         shutil.rmtree(staged_parquet, ignore_errors=True)
-    rows = {table: count for table, (count, _) in fingerprints.items()}
+    rows = {table: fingerprint[0] for table, fingerprint in fingerprints.items()}
     log.info(
         "published %s marts to %s (changed: %s; %s): %s",
         len(tables),
@@ -166,17 +176,17 @@ def publish_marts(
 def _write_health(
     con: duckdb.DuckDBPyConnection,
     health: dict[str, pd.DataFrame],
-    fingerprints: dict[str, tuple[int, int]],
+    fingerprints: dict[str, Fingerprint],
 ) -> None:
     con.execute(f"DROP SCHEMA IF EXISTS published.{HEALTH_SCHEMA} CASCADE")
     con.execute(f"CREATE SCHEMA published.{HEALTH_SCHEMA}")
     con.execute(
         f"CREATE TABLE published.{HEALTH_SCHEMA}.{FINGERPRINTS} "
-        "(mart VARCHAR, row_count BIGINT, fingerprint HUGEINT)"
+        "(mart VARCHAR, row_count BIGINT, fingerprint HUGEINT, columns VARCHAR)"
     )
     con.executemany(
-        f"INSERT INTO published.{HEALTH_SCHEMA}.{FINGERPRINTS} VALUES (?, ?, ?)",
-        [(mart, count, total) for mart, (count, total) in fingerprints.items()],
+        f"INSERT INTO published.{HEALTH_SCHEMA}.{FINGERPRINTS} VALUES (?, ?, ?, ?)",
+        [(mart, *fingerprint) for mart, fingerprint in fingerprints.items()],
     )
     has_log = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'warehouse' "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -264,3 +265,59 @@ def test_a_publication_from_before_fingerprints_is_replaced_whole(tmp_path):
 
     assert sorted(result.changed) == ["a", "b"]
     assert _published(reporting, "a") == [(2, 0), (2, 1), (2, 2)]
+
+
+def test_a_mart_whose_columns_changed_but_not_its_values_is_written_again(tmp_path):
+    warehouse, reporting, parquet = tmp_path / "wh.duckdb", tmp_path / "r.duckdb", tmp_path / "pq"
+    _in_warehouse(
+        warehouse,
+        "CREATE SCHEMA marts; CREATE TABLE marts.weeks AS SELECT range::INTEGER AS answers "
+        "FROM range(10); CREATE TABLE marts.tickets AS SELECT range AS n FROM range(1000)",
+    )
+    publish_marts(warehouse, reporting, parquet, ["weeks", "tickets"])
+    # A row's hash is its values': a column renamed and widened hashes the same.
+    _in_warehouse(
+        warehouse,
+        "CREATE OR REPLACE TABLE marts.weeks AS SELECT range::BIGINT AS answer_count "
+        "FROM range(10)",
+    )
+
+    result = publish_marts(warehouse, reporting, parquet, ["weeks", "tickets"])
+
+    assert (result.changed, result.copied) == (["weeks"], True)
+    con = duckdb.connect()
+    for relation in (f"'{parquet / 'weeks.parquet'}'", "r.marts.weeks"):
+        if relation.startswith("r."):
+            con.execute(f"ATTACH '{reporting}' AS r (READ_ONLY)")
+        assert con.execute(f"DESCRIBE {relation}").fetchall()[0][:2] == ("answer_count", "BIGINT")
+    con.close()
+
+
+def test_a_publication_stopped_half_way_through_its_renames_is_finished_by_the_next(
+    tmp_path, monkeypatch
+):
+    warehouse, reporting, parquet = tmp_path / "wh.duckdb", tmp_path / "r.duckdb", tmp_path / "pq"
+    make_warehouse(warehouse, 1)
+    publish_marts(warehouse, reporting, parquet, ["a", "b"])
+    make_warehouse(warehouse, 2)
+    real_replace = os.replace
+
+    def replace(source, target):
+        if Path(target).name == "b.parquet":
+            raise OSError("the process was stopped here")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError):
+        publish_marts(warehouse, reporting, parquet, ["a", "b"])
+    monkeypatch.setattr(os, "replace", real_replace)
+    # The database is renamed last: it still holds, and records, the last publication.
+    assert _published(reporting, "a")[0][0] == 1
+
+    result = publish_marts(warehouse, reporting, parquet, ["a", "b"])
+
+    assert sorted(result.changed) == ["a", "b"]  # written again, database and Parquet alike
+    assert _published(reporting, "a") == [(2, 0), (2, 1), (2, 2)]
+    for mart in ("a", "b"):
+        written = duckdb.connect().execute(f"SELECT max(version) FROM '{parquet / mart}.parquet'")
+        assert written.fetchall() == [(2,)], mart
