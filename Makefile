@@ -11,7 +11,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install manifest lint fmt test demo dev dashboard bench bench-nexthink lock clean browser bi-client screenshots \
-	install-spark java test-spark spark-cluster
+	install-spark java test-spark spark-cluster postgres soak
 
 # What BI drivers bundle (Metabase's and Superset's DuckDB 1.5): the published database must open
 # with it. A venv of its own, used by the BI test.
@@ -41,6 +41,17 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
 	    || { echo "error: could not install chromium; install Debian's chromium package" >&2; exit 1; }; }
+
+# Debian's PostgreSQL server: the tests start their own on 127.0.0.1 (tests/postgres_server.py)
+# to run Dagster's storage on, as production does; they use only its binaries. (The package
+# creates its own `main` cluster, which a host with systemd starts on port 5432; a container
+# does not. The tests never use it.)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL from Debian (Dagster's production storage, for the tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null \
+	    || { echo "error: could not install PostgreSQL; install Debian's postgresql package" >&2; exit 1; }; }
 
 # The spark dbt target: pyspark (Spark in the dbt process, local mode) and the Java 17 it runs on.
 SPARK_STAMP := $(VENV)/.installed-spark-stamp
@@ -72,7 +83,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install manifest lint browser bi-client
+test: install manifest lint browser bi-client postgres
 	$(BIN)/python -m pytest
 
 # The pipeline on Spark, in local mode and on a cluster it starts on 127.0.0.1 (a standalone
@@ -101,6 +112,13 @@ dev: install manifest
 # The XMO cockpit over the published marts (of make demo, or $$XMO_DATA_DIR): port $$XMO_DASHBOARD_PORT or 8501.
 dashboard: install
 	$(BIN)/xmo dashboard
+
+# The soak test's long mode: 30 days of daily operation under the daemon, with faults
+# (tests/soak); `make test` runs its 8-day mode. Its report: benchmarks/soak.json.
+SOAK_DAYS ?= 30
+soak: install manifest postgres
+	XMO_SOAK_DAYS=$(SOAK_DAYS) XMO_SOAK_REPORT=$(CURDIR)/benchmarks/soak.json \
+	  $(BIN)/python -m pytest tests/soak -p no:cacheprovider
 
 # The performance benchmark (benchmarks/run.py): S, M and L by default, e.g. `make bench SCALES=S`.
 # Generated data and logs go to benchmarks/work/; results to benchmarks/results.{json,md}.

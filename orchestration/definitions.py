@@ -16,6 +16,7 @@ from orchestration.assets.reporting import build_publish_asset
 from orchestration.assets.reports import MONTHLY_PACK_KEY, WEEKLY_PACK_KEY, build_pack_assets
 from orchestration.assets.servicenow import SERVICENOW_PULL_KEY, servicenow_pull
 from orchestration.checks import build_experience_drop_check, build_gate_checks
+from orchestration.event_batches import enable_event_batches
 from orchestration.partitions import daily_partitions
 from orchestration.policies import daily_freshness, monthly_freshness, weekly_freshness
 from orchestration.resources import XmoDataDir, dbt_project, dbt_resource
@@ -23,6 +24,10 @@ from orchestration.schedules import build_daily_schedule, build_pack_schedules
 from orchestration.sensors import build_failure_alert_sensor, build_landing_sensor
 from orchestration.settings import Settings
 from orchestration.translator import XmoDbtTranslator
+
+# Every process that runs steps loads these definitions: on PostgreSQL, where no storage of ours
+# is loaded first, this is where batching is switched on.
+enable_event_batches()
 
 PIPELINE_JOB = "xmo_pipeline"
 SERVICENOW_PULL_JOB = "servicenow_pull"

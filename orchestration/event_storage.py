@@ -13,7 +13,6 @@ rows in the same files: a home switches to it without migrating), in one transac
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,8 +21,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlalchemy_compat import db_result
 
-# Events held before a write: a year of daily partitions is one write per output.
-BATCH_SIZE = "1000"
+from orchestration.event_batches import enable_event_batches
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -33,7 +31,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         super().__init__(base_dir, inst_data=inst_data)
         # Dagster reads the size at every event, in whichever process runs the step (`xmo run`,
         # a run worker of the daemon or the UI): each of them loads this storage first.
-        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", BATCH_SIZE)
+        enable_event_batches()
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]

@@ -27,7 +27,7 @@ def build_landing_sensor(
     @dg.sensor(
         name="xmo_landing_sensor",
         job=job,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=settings.landing_poll_seconds,
         default_status=(
             dg.DefaultSensorStatus.RUNNING
             if settings.automation_on

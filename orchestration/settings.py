@@ -105,6 +105,26 @@ def _dbt_target(raw: str) -> str:
     return raw
 
 
+# Where a production instance keeps Dagster's storage (docs/deploy.md, "Dagster's storage").
+POSTGRES_URL_ENV = "XMO_DAGSTER_POSTGRES_URL"
+
+
+def _postgres_url(raw: str) -> bool:
+    """Whether a PostgreSQL URL is set; it must name psycopg2, the driver dagster-postgres
+    installs: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed."""
+    if not raw.strip():
+        return False
+    if not re.fullmatch(r"postgresql\+psycopg2://[^/\s]+/[^/\s?]+(\?\S*)?", raw):
+        # The message names the variable, never its value: it holds a password.
+        raise SettingsError(
+            f"{POSTGRES_URL_ENV} is not a URL such as "
+            "postgresql+psycopg2://user:password@host:5432/dagster (its value is not shown; "
+            "the scheme names the psycopg2 driver: a bare postgresql:// means psycopg 3 to "
+            "SQLAlchemy 2.1, which is not installed)"
+        )
+    return True
+
+
 def declared_sources(env: Mapping[str, str], data_dir: Path) -> tuple[str, ...]:
     """The organisation's sources: XMO_SOURCES, else the data dir's sources.yml, else all four."""
     try:
@@ -161,6 +181,8 @@ class Settings:
     timezone: str = "UTC"
     daily_run_at: time = time(6, 0)
     landing_settle_seconds: int = 300
+    # How often the landing sensor looks (the daemon may look a little later, never sooner).
+    landing_poll_seconds: int = 60
     alert_webhook: str | None = None
     # Experience-drop alerts go here; unset, they go to alert_webhook (experience_alerts_webhook).
     experience_webhook: str | None = None
@@ -173,6 +195,10 @@ class Settings:
     # Spark's warehouse, when not the data dir's: a cluster's spark.sql.warehouse.dir, mounted
     # here at the same path (docs/deploy.md).
     spark_warehouse: Path | None = None
+    # Dagster's runs, events and schedules in PostgreSQL (XMO_DAGSTER_POSTGRES_URL, read by
+    # Dagster itself from the environment: its password is never held here); else SQLite files
+    # under dagster_home.
+    dagster_on_postgres: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -245,6 +271,9 @@ class Settings:
             landing_settle_seconds=_parse(
                 env, "XMO_LANDING_SETTLE_SECONDS", "300", int, "a number of seconds"
             ),
+            landing_poll_seconds=_parse(
+                env, "XMO_LANDING_POLL_SECONDS", "60", _positive_int, "a number of seconds ≥ 1"
+            ),
             alert_webhook=env.get("XMO_ALERT_WEBHOOK") or None,
             experience_webhook=env.get("XMO_EXPERIENCE_WEBHOOK") or None,
             ui_url=(
@@ -258,6 +287,7 @@ class Settings:
             spark_warehouse=_parse(
                 env, "XMO_SPARK_WAREHOUSE_DIR", "", _absolute_path, "an absolute path"
             ),
+            dagster_on_postgres=_postgres_url(env.get(POSTGRES_URL_ENV) or ""),
         )
 
     def reread(self) -> Settings:

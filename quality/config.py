@@ -28,6 +28,7 @@ class GateConfig:
     distribution_min_sd: float
     distribution_min_weeks: int
     volume_min_reference_rows: int
+    mart_volume_min_previous_rows: int
     unmapped_share_max: float
 
 
@@ -64,5 +65,6 @@ def load_gate_config(override: Path | None = None) -> GateConfig:
         distribution_min_sd=float(document["distribution_min_sd"]),
         distribution_min_weeks=int(document["distribution_min_weeks"]),
         volume_min_reference_rows=int(document["volume_min_reference_rows"]),
+        mart_volume_min_previous_rows=int(document["mart_volume_min_previous_rows"]),
         unmapped_share_max=float(document["unmapped_share_max"]),
     )

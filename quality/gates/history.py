@@ -48,7 +48,8 @@ def record(history_dir: Path, table: str, counts: dict[str, int], keep: int = 40
 
 
 def mart_volume(ctx: GateContext, spec: MartSpec) -> GateOutcome:
-    """At least volume_min_ratio['marts'] of the previous validated run's rows."""
+    """At least volume_min_ratio['marts'] of the previous validated run's rows, once that run
+    held mart_volume_min_previous_rows."""
     gate = f"{spec.table}_volume_holds_against_previous_run"
     if missing := ctx.not_declared(spec.needs):
         return not_configured(gate, missing, "the mart is published empty")
@@ -58,6 +59,17 @@ def mart_volume(ctx: GateContext, spec: MartSpec) -> GateOutcome:
         record(ctx.history_dir, spec.table, {ctx.run_date.isoformat(): rows})
         return GateOutcome(gate, skipped="first validated run: nothing to compare with yet")
     previous_key = max(history)
+    if history[previous_key] < ctx.config.mart_volume_min_previous_rows:
+        record(ctx.history_dir, spec.table, {ctx.run_date.isoformat(): rows})
+        return GateOutcome(
+            gate,
+            skipped=(
+                f"the previous run held {history[previous_key]} rows, under "
+                f"{ctx.config.mart_volume_min_previous_rows}: too few to tell a collapse from "
+                f"rows that come and go (now {rows})"
+            ),
+            notes={"rows": rows, "previous_rows": history[previous_key]},
+        )
     floor = math.ceil(ctx.config.volume_min_ratio["marts"] * history[previous_key])
     outcome = GateOutcome(
         gate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,12 +14,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from orchestration.instance import ensure_dagster_home
-from orchestration.settings import PROJECT_ROOT, Settings
+from orchestration.settings import POSTGRES_URL_ENV, PROJECT_ROOT, Settings
+from tests.postgres_server import postgres_server
 
 BIN = Path(sys.executable).parent
 RUN_TIMEOUT_S = 600
@@ -31,6 +34,10 @@ class Dagster:
     logs: Path
     location: str = ""
     repository: str = ""
+    # The webserver's and the daemon's processes, by name, and how each was started.
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
@@ -54,12 +61,43 @@ class Dagster:
             time.sleep(2)
         raise AssertionError(f"run {run_id} still not finished; logs in {self.logs}")
 
+    def restart_daemon(self) -> None:
+        """Stop the daemon as a service manager does (SIGTERM; what it started goes with it) and
+        start it again."""
+        _stop([self.processes["daemon"]])
+        self.processes["daemon"] = self._start("daemon", mode="a")
+
+    def _start(self, name: str, mode: str = "w") -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open(mode)
+        return subprocess.Popen(
+            self.commands[name],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
     def selector(self, job: str) -> dict[str, str]:
         return {
             "repositoryLocationName": self.location,
             "repositoryName": self.repository,
             "jobName": job,
         }
+
+
+# Dagster's instance storage the end-to-end suites run on: the embedded default and production's.
+STORAGES = ("sqlite", "postgres")
+
+
+@contextmanager
+def instance_storage(kind: str) -> Iterator[dict[str, str]]:
+    """The XMO_* environment that puts a Dagster home on `kind` storage (a PostgreSQL server
+    of its own, stopped when the block ends)."""
+    if kind == "sqlite":
+        yield {}
+        return
+    with postgres_server() as url:
+        yield {POSTGRES_URL_ENV: url}
 
 
 def _free_port() -> int:
@@ -106,7 +144,8 @@ def _wait_for_code_location(server: Dagster) -> None:
 def serving(root: Path, settings: Settings, env: Mapping[str, str] = {}) -> Iterator[Dagster]:
     """The webserver and the daemon over `settings`' data dir until the block ends; `env`
     adds XMO_* settings to their environment. Their logs go to root/logs."""
-    home = ensure_dagster_home(settings)
+    with mock.patch.dict(os.environ, env):  # Dagster reads its storage URL from the environment
+        home = ensure_dagster_home(settings)
     process_env = {
         **os.environ,
         **env,
@@ -119,26 +158,22 @@ def serving(root: Path, settings: Settings, env: Mapping[str, str] = {}) -> Iter
     process_env["XMO_UI_URL"] = url
     logs = root / "logs"
     logs.mkdir()
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    commands = {
-        "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)],
-        "daemon": [str(BIN / "dagster-daemon"), "run"],
-    }
-    processes = []
-    for name, command in commands.items():
-        log = (logs / f"{name}.log").open("w")
-        processes.append(
-            subprocess.Popen(
-                [*command, "-w", workspace],
-                cwd=PROJECT_ROOT,
-                env=process_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
+    workspace = ["-w", str(PROJECT_ROOT / "workspace.yaml")]
+    listen = ["-h", "127.0.0.1", "-p", str(port)]
+    server = Dagster(
+        url=url,
+        settings=settings,
+        logs=logs,
+        commands={
+            "webserver": [str(BIN / "dagster-webserver"), *listen, *workspace],
+            "daemon": [str(BIN / "dagster-daemon"), "run", *workspace],
+        },
+        env=process_env,
+    )
+    for name in server.commands:
+        server.processes[name] = server._start(name)
     try:
-        _wait_until_up(url, processes, logs)
-        server = Dagster(url=url, settings=settings, logs=logs)
+        _wait_until_up(url, list(server.processes.values()), logs)
         _wait_for_code_location(server)
         repository = server.graphql(
             "{ repositoriesOrError { ... on RepositoryConnection "
@@ -147,10 +182,52 @@ def serving(root: Path, settings: Settings, env: Mapping[str, str] = {}) -> Iter
         server.location, server.repository = repository["location"]["name"], repository["name"]
         yield server
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
+        _stop(list(server.processes.values()))
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    """Stop the webserver and the daemon, then wait for what they started (code servers, run
+    workers) to exit too, before the caller stops the storage they write to.
+
+    A code server that finds the storage gone when a run process exits loses its cleanup
+    thread and never shuts down (seen with PostgreSQL stopped right after a test): left alone it
+    would outlive `make test`."""
+    started = [pid for process in processes for pid in _descendants(process.pid)]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 60
+    while (alive := [pid for pid in started if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; its parent (init, here) reaps it

@@ -18,7 +18,13 @@ import pytest
 
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings
-from tests.e2e.dagster_server import RUN_TIMEOUT_S, Dagster, serving
+from tests.e2e.dagster_server import (
+    RUN_TIMEOUT_S,
+    STORAGES,
+    Dagster,
+    instance_storage,
+    serving,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,18 +32,22 @@ START = date(2026, 3, 2)
 DAYS = 3
 
 
-@pytest.fixture(scope="module")
-def dagster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster]:
-    root = tmp_path_factory.mktemp("e2e")
-    settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data")})
-    generate(
-        settings.landing_dir,
-        settings.reference_dir,
-        PROJECT_SEEDS_DIR,
-        GeneratorConfig(employees=400, days=DAYS, start=START, seed=11),
-    )
-    with serving(root, settings) as server:
-        yield server
+@pytest.fixture(scope="module", params=STORAGES)
+def dagster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dagster]:
+    """The suite runs once with Dagster's storage in SQLite files and once in PostgreSQL."""
+    root = tmp_path_factory.mktemp(f"e2e_{request.param}")
+    with instance_storage(request.param) as storage_env:
+        settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data"), **storage_env})
+        generate(
+            settings.landing_dir,
+            settings.reference_dir,
+            PROJECT_SEEDS_DIR,
+            GeneratorConfig(employees=400, days=DAYS, start=START, seed=11),
+        )
+        with serving(root, settings, storage_env) as server:
+            yield server
 
 
 LAUNCH = """

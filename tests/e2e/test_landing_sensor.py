@@ -15,7 +15,13 @@ import pytest
 from ingestion.declared_sources import write_sources_file
 from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.settings import PROJECT_SEEDS_DIR, Settings
-from tests.e2e.dagster_server import RUN_TIMEOUT_S, Dagster, serving
+from tests.e2e.dagster_server import (
+    RUN_TIMEOUT_S,
+    STORAGES,
+    Dagster,
+    instance_storage,
+    serving,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -32,22 +38,30 @@ SENSOR_RUNS = """
 }"""
 
 
-@pytest.fixture(scope="module")
-def two_source_organisation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dagster]:
-    root = tmp_path_factory.mktemp("landing_sensor")
-    settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data")})
-    generate(
-        settings.landing_dir,
-        settings.reference_dir,
-        PROJECT_SEEDS_DIR,
-        # 400 employees: each day holds survey answers (proactive ones among them).
-        GeneratorConfig(employees=400, days=len(DAYS), start=FIRST, seed=5, sources=SOURCES),
-    )
-    write_sources_file(settings.sources_file, SOURCES)
-    # The sensor switched on from the start; files count as settled at once.
-    env = {"XMO_AUTOMATION": "on", "XMO_LANDING_SETTLE_SECONDS": "0"}
-    with serving(root, settings, env) as server:
-        yield server
+@pytest.fixture(scope="module", params=STORAGES)
+def two_source_organisation(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dagster]:
+    root = tmp_path_factory.mktemp(f"landing_sensor_{request.param}")
+    with instance_storage(request.param) as storage_env:
+        settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data"), **storage_env})
+        generate(
+            settings.landing_dir,
+            settings.reference_dir,
+            PROJECT_SEEDS_DIR,
+            # 400 employees: each day holds survey answers (proactive ones among them).
+            GeneratorConfig(employees=400, days=len(DAYS), start=FIRST, seed=5, sources=SOURCES),
+        )
+        write_sources_file(settings.sources_file, SOURCES)
+        # The sensor switched on from the start, looking every 5 s; files count as settled at once.
+        env = {
+            "XMO_AUTOMATION": "on",
+            "XMO_LANDING_SETTLE_SECONDS": "0",
+            "XMO_LANDING_POLL_SECONDS": "5",
+            **storage_env,
+        }
+        with serving(root, settings, env) as server:
+            yield server
 
 
 def _sensor_runs(dagster: Dagster) -> list[dict]:

@@ -1,10 +1,12 @@
 """The batching event log stores a multi-partition step's materializations as Dagster would."""
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -204,3 +206,30 @@ def test_a_batch_whose_index_write_fails_is_stored_once_event_by_event(
     theirs = _with_dagsters_own_storage(tmp_path, monkeypatch, _run)
     assert failed == [30]
     assert ours == theirs  # 30 materializations in the run's log and in the index, none twice
+
+
+# What orchestration/event_storage.py calls of Dagster's private SQLite storage, with the
+# parameters it passes. Dagster may change any of it in a release without notice.
+PRIVATE_API = {
+    "prepare_insert_event": ["event"],
+    "run_connection": ["run_id"],
+    "index_transaction": [],
+    "_store_asset_event_tags": ["conn", "events", "event_ids"],
+    "_store_asset_event": ["conn", "event", "event_id"],
+}
+
+
+def test_the_private_dagster_api_the_batching_storage_relies_on_has_not_moved():
+    for name, parameters in PRIVATE_API.items():
+        member = getattr(SqliteEventLogStorage, name, None)
+        assert callable(member), (
+            f"Dagster no longer has SqliteEventLogStorage.{name}, which "
+            "orchestration/event_storage.py (BatchingSqliteEventLogStorage) calls: adapt that "
+            "file to this Dagster, or drop it from orchestration/instance.py's dagster.yaml"
+        )
+        found = [p for p in inspect.signature(member).parameters if p != "self"]
+        assert found == parameters, (
+            f"SqliteEventLogStorage.{name} now takes {found}, not {parameters}: "
+            "orchestration/event_storage.py calls it the old way; adapt that file"
+        )
+    assert issubclass(BatchingSqliteEventLogStorage, SqliteEventLogStorage)

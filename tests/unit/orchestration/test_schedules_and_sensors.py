@@ -123,6 +123,14 @@ def test_the_landing_sensor_runs_a_day_once_its_folders_are_complete(settings, j
     assert again.run_requests[0].run_key != started.run_requests[0].run_key
 
 
+def test_the_landing_sensor_looks_as_often_as_configured(settings, job):
+    assert build_landing_sensor(job, settings).minimum_interval_seconds == 60
+    quick = Settings.from_env(
+        {"XMO_DATA_DIR": str(settings.data_dir), "XMO_LANDING_POLL_SECONDS": "5"}
+    )
+    assert build_landing_sensor(job, quick).minimum_interval_seconds == 5
+
+
 def test_the_landing_sensor_ignores_today_and_days_loaded_before_it_was_switched_on(
     settings, job, instance
 ):

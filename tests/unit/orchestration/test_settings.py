@@ -98,19 +98,22 @@ def test_automation_and_thresholds_come_from_the_environment():
             "XMO_BASELINE_WEEKS": "8",
             "XMO_AUTOMATION": "on",
             "XMO_UI_PORT": "3010",
+            "XMO_LANDING_POLL_SECONDS": "15",
         }
     )
+    assert settings.landing_poll_seconds == 15
     assert settings.timezone == "Europe/Helsinki"
     assert (settings.daily_run_at.hour, settings.daily_run_at.minute) == (5, 30)
     assert settings.dbt_vars() == {"min_responses": 10, "baseline_weeks": 8}
     assert settings.automation_on
     assert settings.ui_url == "http://127.0.0.1:3010"
     defaults = Settings.from_env({})
-    assert (defaults.timezone, defaults.automation_on, defaults.alert_webhook) == (
-        "UTC",
-        False,
-        None,
-    )
+    assert (
+        defaults.timezone,
+        defaults.automation_on,
+        defaults.alert_webhook,
+        defaults.landing_poll_seconds,
+    ) == ("UTC", False, None, 60)
     assert defaults.dbt_vars() == {"min_responses": 5, "baseline_weeks": 12}
 
 
@@ -120,6 +123,7 @@ def test_automation_and_thresholds_come_from_the_environment():
         ("XMO_TIMEZONE", "Mars/Olympus"),
         ("XMO_DAILY_RUN_AT", "6 o'clock"),
         ("XMO_MIN_RESPONSES", "0"),
+        ("XMO_LANDING_POLL_SECONDS", "0"),
         ("XMO_AUTOMATION", "maybe"),
         ("XMO_DUCKDB_MEMORY_LIMIT", "lots"),
         ("XMO_DBT_TARGET", "spark_http"),

@@ -202,6 +202,26 @@ def test_a_volume_collapse_fails_against_the_previous_run(ctx):
     assert (outcome.notes["rows"], outcome.notes["previous_rows"]) == (4, 28)
 
 
+def test_a_mart_of_a_few_rows_is_not_judged_on_its_volume(ctx):
+    """Found by the soak: a re-delivered day took the week's only hotspot away (1 row to 0) and
+    the blocking volume gate stopped publication."""
+    execute(
+        ctx,
+        "DELETE FROM marts.service_experience_weekly "
+        "WHERE rowid <> (SELECT min(rowid) FROM marts.service_experience_weekly)",
+    )
+    assert mart_volume(ctx, WEEKLY).skipped  # the first run records its 1 row
+    execute(ctx, "DELETE FROM marts.service_experience_weekly")
+    next_day = replace(ctx, run_date=RUN_DATE + timedelta(days=1))
+    # Without the rule the day fails: 0 rows against 1 (a failed run records nothing).
+    strict = replace(next_day, config=replace(ctx.config, mart_volume_min_previous_rows=0))
+    assert not mart_volume(strict, WEEKLY).passed
+
+    outcome = mart_volume(next_day, WEEKLY)
+
+    assert outcome.passed and "held 1 rows, under 20" in outcome.skipped
+
+
 def test_mart_totals_that_do_not_reconcile_with_staging_fail(ctx):
     execute(
         ctx,
