@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from ingestion.synthetic.generator import GeneratorConfig, generate
 from orchestration.instance import ensure_dagster_home
-from orchestration.settings import POSTGRES_URL_ENV, PROJECT_ROOT, Settings
+from orchestration.settings import POSTGRES_URL_ENV, PROJECT_ROOT, PROJECT_SEEDS_DIR, Settings
 from tests.postgres_server import postgres_server
 
 BIN = Path(sys.executable).parent
@@ -98,6 +99,18 @@ def instance_storage(kind: str) -> Iterator[dict[str, str]]:
         return
     with postgres_server() as url:
         yield {POSTGRES_URL_ENV: url}
+
+
+@contextmanager
+def generated_organisation(
+    root: Path, storage: str, config: GeneratorConfig
+) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """A data dir under `root` whose landing holds `config`'s organisation, and the XMO_*
+    environment that puts its Dagster home on `storage` (for `serving`)."""
+    with instance_storage(storage) as storage_env:
+        settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data"), **storage_env})
+        generate(settings.landing_dir, settings.reference_dir, PROJECT_SEEDS_DIR, config)
+        yield settings, storage_env
 
 
 def _free_port() -> int:

@@ -16,13 +16,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestion.synthetic.generator import GeneratorConfig, generate
-from orchestration.settings import PROJECT_SEEDS_DIR, Settings
+from ingestion.synthetic.generator import GeneratorConfig
 from tests.e2e.dagster_server import (
     RUN_TIMEOUT_S,
     STORAGES,
     Dagster,
-    instance_storage,
+    generated_organisation,
     serving,
 )
 
@@ -38,14 +37,8 @@ def dagster(
 ) -> Iterator[Dagster]:
     """The suite runs once with Dagster's storage in SQLite files and once in PostgreSQL."""
     root = tmp_path_factory.mktemp(f"e2e_{request.param}")
-    with instance_storage(request.param) as storage_env:
-        settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data"), **storage_env})
-        generate(
-            settings.landing_dir,
-            settings.reference_dir,
-            PROJECT_SEEDS_DIR,
-            GeneratorConfig(employees=400, days=DAYS, start=START, seed=11),
-        )
+    config = GeneratorConfig(employees=400, days=DAYS, start=START, seed=11)
+    with generated_organisation(root, request.param, config) as (settings, storage_env):
         with serving(root, settings, storage_env) as server:
             yield server
 

@@ -13,13 +13,12 @@ import duckdb
 import pytest
 
 from ingestion.declared_sources import write_sources_file
-from ingestion.synthetic.generator import GeneratorConfig, generate
-from orchestration.settings import PROJECT_SEEDS_DIR, Settings
+from ingestion.synthetic.generator import GeneratorConfig
 from tests.e2e.dagster_server import (
     RUN_TIMEOUT_S,
     STORAGES,
     Dagster,
-    instance_storage,
+    generated_organisation,
     serving,
 )
 
@@ -43,15 +42,9 @@ def two_source_organisation(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dagster]:
     root = tmp_path_factory.mktemp(f"landing_sensor_{request.param}")
-    with instance_storage(request.param) as storage_env:
-        settings = Settings.from_env({"XMO_DATA_DIR": str(root / "data"), **storage_env})
-        generate(
-            settings.landing_dir,
-            settings.reference_dir,
-            PROJECT_SEEDS_DIR,
-            # 400 employees: each day holds survey answers (proactive ones among them).
-            GeneratorConfig(employees=400, days=len(DAYS), start=FIRST, seed=5, sources=SOURCES),
-        )
+    # 400 employees: each day holds survey answers (proactive ones among them).
+    config = GeneratorConfig(employees=400, days=len(DAYS), start=FIRST, seed=5, sources=SOURCES)
+    with generated_organisation(root, request.param, config) as (settings, storage_env):
         write_sources_file(settings.sources_file, SOURCES)
         # The sensor switched on from the start, looking every 5 s; files count as settled at once.
         env = {
